@@ -1,0 +1,165 @@
+"""django-oauth-toolkit's request validator, extended (through OAUTH2_VALIDATOR_CLASS) with what
+an MCP authorization server needs and DOT 3.4 does not do by itself:
+
+- every grant and token is bound to a resource this server serves (RFC 8707), never unbound;
+- concurrent redemptions of one code or one refresh token are serialised, so at most one wins;
+- a replayed code revokes what its first redemption issued (RFC 6749 §4.1.2);
+- a refresh token replayed just after a concurrent rotation is refused without revoking the
+  family, a later replay revokes it (RFC 9700 §4.14.2);
+- security events go to the audit log.
+
+The token view runs in a transaction (see `authserver.views.TokenView`), which the row locks
+below rely on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
+from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
+from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauthlib.oauth2.rfc6749 import errors
+
+from . import audit
+from .models import Client, UsedAuthorizationCode
+from .resources import bind_resources, canonical_resource
+
+
+def checksum(value: str) -> str:
+    """The SHA-256 hex digest DOT stores instead of a token (hashed storage)."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def invalid_target(request, resources) -> errors.CustomOAuth2Error:
+    served = ", ".join(sorted({settings.MCP_URL}))
+    return errors.CustomOAuth2Error(
+        error="invalid_target",
+        description=f"This server issues tokens only for {served}, not for {' '.join(resources)}",
+        request=request,
+    )
+
+
+class MCPOAuth2Validator(OAuth2Validator):
+    # --- RFC 8707 -------------------------------------------------------------------------------
+    def save_authorization_code(self, client_id, code, request, *args, **kwargs):
+        requested = list(getattr(request, "resource", None) or [])
+        bound = bind_resources(requested)
+        if bound is None:
+            raise invalid_target(request, requested)
+        request.resource = bound
+        super().save_authorization_code(client_id, code, request, *args, **kwargs)
+
+    def _check_and_set_request_resource(self, request):
+        # DOT's method (private, hence the ~=3.4.1 pin) narrows to the grant's resources and
+        # inherits them on refresh; canonicalise first so that `…/MCP/`-style spellings match,
+        # and refuse anything this server does not serve.
+        requested = [value for key, value in (getattr(request, "decoded_body", None) or []) if key == "resource"]
+        if not requested and isinstance(getattr(request, "resource", None), str):
+            requested = [request.resource]
+        if requested:
+            canonical = [canonical_resource(value) for value in requested]
+            if None in canonical:
+                raise invalid_target(request, requested)
+            request.resource = list(dict.fromkeys(canonical))
+        else:
+            request.resource = []
+        super()._check_and_set_request_resource(request)
+        bound = bind_resources(request.resource)
+        if bound is None:
+            raise invalid_target(request, request.resource)
+        request.resource = bound
+
+    # --- Authorization codes: one redemption, replay revokes ---------------------------------
+    def validate_code(self, client_id, code, client, request, *args, **kwargs):
+        grant = get_grant_model().objects.select_for_update().filter(code=code, application=client).first()
+        if grant is None:
+            self._revoke_after_code_replay(code, client)
+            return False
+        return super().validate_code(client_id, code, client, request, *args, **kwargs)
+
+    def _revoke_after_code_replay(self, code: str, client) -> None:
+        used = UsedAuthorizationCode.objects.filter(code_checksum=checksum(code), application=client).first()
+        if used is None:
+            return
+        if used.token_family:
+            get_refresh_token_model().revoke_family(used.token_family)
+        if used.access_token_checksum:
+            get_access_token_model().objects.filter(token_checksum=used.access_token_checksum).delete()
+        audit.event("code_replayed", client_id=client.client_id, reason="tokens issued from it revoked")
+
+    def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs):
+        super().invalidate_authorization_code(client_id, code, request, *args, **kwargs)
+        UsedAuthorizationCode.objects.create(
+            code_checksum=checksum(code),
+            application=request.client,
+            token_family=getattr(request, "issued_token_family", None),
+            access_token_checksum=getattr(request, "issued_access_token_checksum", ""),
+        )
+
+    # --- Refresh tokens: serialised rotation, reuse detection with a race leeway -------------
+    def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
+        refresh_model = get_refresh_token_model()
+        # Lock every row with this checksum so concurrent rotations of one token run one at a
+        # time; the later ones then see it rotated.
+        rows = list(
+            refresh_model.objects.select_for_update()
+            .filter(token_checksum=checksum(refresh_token))
+            .order_by(F("revoked").desc(nulls_first=True))[:1]
+        )
+        token = rows[0] if rows else None
+        leeway = settings.REFRESH_TOKEN_REUSE_LEEWAY
+        if (
+            token is not None
+            and token.revoked is not None
+            and leeway > 0
+            and token.revoked > timezone.now() - timedelta(seconds=leeway)
+            and get_access_token_model().objects.filter(source_refresh_token=token).exists()
+        ):
+            audit.event(
+                "refresh_race_refused",
+                client_id=getattr(client, "client_id", None),
+                user_id=token.user_id,
+                reason="rotated a moment ago by a concurrent request; family kept",
+            )
+            return False
+        valid = super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
+        if not valid and token is not None and token.revoked is not None:
+            audit.event(
+                "refresh_reuse_detected",
+                client_id=getattr(client, "client_id", None),
+                user_id=token.user_id,
+                reason="rotated refresh token presented again; token family revoked",
+            )
+        return valid
+
+    # --- Issuance bookkeeping --------------------------------------------------------------------
+    def save_bearer_token(self, token, request, *args, **kwargs):
+        result = super().save_bearer_token(token, request, *args, **kwargs)
+        access = token.get("access_token")
+        if access:
+            request.issued_access_token_checksum = checksum(access)
+        refresh = token.get("refresh_token")
+        if refresh:
+            request.issued_token_family = (
+                get_refresh_token_model()
+                .objects.filter(token_checksum=checksum(refresh), revoked__isnull=True)
+                .values_list("token_family", flat=True)
+                .first()
+            )
+        Client.objects.filter(pk=request.client.pk).update(last_used_at=timezone.now())
+        audit.event(
+            "token_refreshed" if request.grant_type == "refresh_token" else "token_issued",
+            client_id=request.client.client_id,
+            user_id=getattr(request.user, "pk", None),
+            scope=token.get("scope", ""),
+            resource=" ".join(getattr(request, "resource", []) or []),
+        )
+        return result
+
+    def revoke_token(self, token, token_type_hint, request, *args, **kwargs):
+        super().revoke_token(token, token_type_hint, request, *args, **kwargs)
+        audit.event("token_revoked", client_id=getattr(request.client, "client_id", None))

@@ -1,0 +1,199 @@
+"""The authorization server's views: django-oauth-toolkit's, subclassed where MCP needs more."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+from django.conf import settings
+from django.contrib.auth import views as auth_views
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
+from oauth2_provider import views as dot_views
+from oauth2_provider.exceptions import OAuthToolkitError
+from oauth2_provider.oauth2_backends import _add_iss_to_redirect
+from oauth2_provider.views.mixins import OAuthLibMixin
+from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error, InvalidRequestError
+
+from . import audit
+from .documents import cached_document
+from .models import Client
+from .resources import bind_resources
+
+
+def wants_html(request: HttpRequest) -> bool:
+    """A person's browser (which asks for HTML first), rather than a program."""
+    return "text/html" in request.headers.get("Accept", "")
+
+
+def oauth_error_page(request: HttpRequest, error: str, description: str, status: int = 400) -> HttpResponse:
+    """An error the user has to see because it cannot safely go back to the client."""
+    if wants_html(request):
+        return render(
+            request,
+            "authserver/error.html",
+            {"error": error, "description": description},
+            status=status,
+        )
+    return JsonResponse({"error": error, "error_description": description}, status=status)
+
+
+def unusable_client_description(client_id: str | None) -> str | None:
+    """Why an existing client may not sign users in, in plain words; None if it may (or is unknown)."""
+    if not client_id:
+        return None
+    client = Client.objects.filter(client_id=client_id).only("is_enabled", "approval").first()
+    if client is None:
+        return None
+    if not client.is_enabled:
+        return "This application has been disabled by the administrator of this server."
+    if client.approval != Client.Approval.APPROVED:
+        return "This application is waiting for approval by the administrator of this server."
+    return None
+
+
+class AuthorizationView(dot_views.AuthorizationView):
+    """DOT's authorization endpoint, with errors a client should hear before its user logs in,
+    the RFC 9207 `iss` on every redirect (errors included), and a consent page that says who is
+    asking, for what, and where the answer goes."""
+
+    template_name = "authserver/consent.html"
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        self.oauth2_data = {}
+        if request.method == "GET":
+            refusal = self.refuse_before_login(request)
+            if refusal is not None:
+                return refusal
+        return super().dispatch(request, *args, **kwargs)
+
+    def refuse_before_login(self, request: HttpRequest) -> HttpResponse | None:
+        try:
+            _scopes, credentials = self.validate_authorization_request(request)
+        except OAuthToolkitError as error:
+            return self.error_response(error, application=None)
+        method = request.GET.get("code_challenge_method")
+        if method != "S256":
+            return self.error_response(
+                OAuthToolkitError(
+                    error=InvalidRequestError(
+                        description='code_challenge_method must be "S256" (PKCE is required)',
+                        state=credentials.get("state"),
+                    ),
+                    redirect_uri=credentials["redirect_uri"],
+                ),
+                application=None,
+            )
+        requested = request.GET.getlist("resource")
+        if bind_resources(requested) is None:
+            return self.error_response(
+                OAuthToolkitError(
+                    error=CustomOAuth2Error(
+                        error="invalid_target",
+                        description=f"This server issues tokens only for {settings.MCP_URL}",
+                        state=credentials.get("state"),
+                    ),
+                    redirect_uri=credentials["redirect_uri"],
+                ),
+                application=None,
+            )
+        return None
+
+    def error_response(self, error, application, **kwargs) -> HttpResponse:
+        redirect, response = OAuthLibMixin.error_response(self, error, **kwargs)
+        if redirect:
+            return self.redirect(response["url"], application)
+        oauthlib_error = response["error"]
+        description = getattr(oauthlib_error, "description", "") or "The authorization request is invalid."
+        unusable = unusable_client_description(self.request.GET.get("client_id") or self.request.POST.get("client_id"))
+        if unusable and oauthlib_error.error in ("invalid_client_id", "invalid_request", "invalid_client"):
+            description = unusable
+        return oauth_error_page(self.request, oauthlib_error.error, description, oauthlib_error.status_code)
+
+    def redirect(self, redirect_to: str, application) -> HttpResponse:
+        # RFC 9207: the issuer goes on error redirects too, not only on success.
+        return super().redirect(_add_iss_to_redirect(redirect_to, settings.ISSUER), application)
+
+    def form_valid(self, form):
+        client_id = form.cleaned_data.get("client_id")
+        if not Client.objects.filter(client_id=client_id).exists():
+            return oauth_error_page(self.request, "invalid_request", "The client of this request is unknown.")
+        allowed = bool(form.cleaned_data.get("allow"))
+        audit.event(
+            "consent_granted" if allowed else "consent_denied",
+            user_id=self.request.user.pk,
+            client_id=client_id,
+            scope=form.cleaned_data.get("scope", ""),
+        )
+        return super().form_valid(form)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        application = kwargs.get("application")
+        redirect_uri = kwargs.get("redirect_uri") or ""
+        descriptions = settings.OAUTH2_PROVIDER["SCOPES"]
+        context.update(
+            client=application,
+            redirect_host=urlsplit(redirect_uri).netloc or urlsplit(redirect_uri).scheme + ":",
+            scope_items=[(scope, descriptions.get(scope, scope)) for scope in kwargs.get("scopes", [])],
+            resources=bind_resources((kwargs.get("resource") or "").split()) or [],
+        )
+        return context
+
+
+@method_decorator(never_cache, name="dispatch")
+class TokenView(dot_views.TokenView):
+    """DOT's token endpoint, in one transaction so that the row locks taken by the validator
+    serialise concurrent redemptions of one code or refresh token."""
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        with transaction.atomic():
+            response = super().post(request, *args, **kwargs)
+        response["Cache-Control"] = "no-store"
+        response["Pragma"] = "no-cache"
+        return response
+
+
+class RevokeTokenView(dot_views.RevokeTokenView):
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = super().post(request, *args, **kwargs)
+        if response.status_code == 200 and not response.content:
+            response["Content-Type"] = "application/json"
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class AuthorizationServerMetadataView(dot_views.OAuthServerMetadataView):
+    """DOT's RFC 8414 document, served from the per-process cache."""
+
+    @cached_document("authorization-server")
+    def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        return super().get(request, *args, **kwargs)
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login, which also says which application the user is signing in to."""
+
+    template_name = "authserver/login.html"
+    redirect_authenticated_user = False
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["asking_client"] = client_named_in(self.get_redirect_url())
+        return context
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        response.status_code = 400
+        return response
+
+
+def client_named_in(next_url: str) -> Client | None:
+    """The client of an `/authorize` URL the user will return to, if it is registered here."""
+    parts = urlsplit(next_url or "")
+    if parts.path != "/authorize":
+        return None
+    client_id = (parse_qs(parts.query).get("client_id") or [""])[0]
+    return Client.objects.filter(client_id=client_id).first() if client_id else None

@@ -1,0 +1,332 @@
+"""Settings of the co-located OAuth authorization server and MCP resource server.
+
+Every value that can change between deployments is read from the environment here, and only
+here (see the settings contract in README.md). Everything else derives from `PUBLIC_URL`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from mcpserver import scopes as mcp_scopes
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}") from exc
+
+
+def env_list(name: str, default: list[str] | None = None) -> list[str]:
+    value = os.environ.get(name)
+    if value is None:
+        return list(default or [])
+    return [item.strip() for item in value.replace(" ", ",").split(",") if item.strip()]
+
+
+def parse_public_url(value: str) -> str:
+    """The origin clients dial: scheme and host (and port), no path, no trailing slash."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ImproperlyConfigured(f"PUBLIC_URL must be an http(s) origin, not {value!r}")
+    if parts.path not in {"", "/"} or parts.query or parts.fragment:
+        raise ImproperlyConfigured(
+            f"PUBLIC_URL must be a bare origin without a path ({value!r}): MCP clients break on issuers with a path"
+        )
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+# --- The origin, and what derives from it --------------------------------------------------
+PORT = env_int("PORT", 8000)
+PUBLIC_URL = parse_public_url(os.environ.get("PUBLIC_URL") or f"http://127.0.0.1:{PORT}")
+PUBLIC_HOST = urlsplit(PUBLIC_URL).netloc  # host[:port], as a Host header carries it
+PUBLIC_HOSTNAME = urlsplit(PUBLIC_URL).hostname or ""
+PUBLIC_URL_IS_HTTPS = PUBLIC_URL.startswith("https://")
+ISSUER = PUBLIC_URL  # RFC 8414 issuer: the bare origin, identical everywhere it appears
+MCP_PATH = "/mcp"
+MCP_URL = PUBLIC_URL + MCP_PATH  # RFC 8707/9728 resource: the audience of every MCP token
+LOOPBACK_HOSTNAMES = ("127.0.0.1", "localhost", "[::1]", "::1")
+
+# --- Core Django -----------------------------------------------------------------------------
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off (see .env.example)")
+    SECRET_KEY = "dev-only-insecure-key-set-SECRET_KEY-in-production"  # noqa: S105 (DEBUG only)
+
+# Loopback names are always accepted: a DNS-rebinding attacker's Host header carries the
+# attacker's domain, never a loopback name, and health checks inside a container use them.
+ALLOWED_HOSTS = [PUBLIC_HOSTNAME, "127.0.0.1", "localhost", "[::1]", *env_list("EXTRA_ALLOWED_HOSTS")]
+CSRF_TRUSTED_ORIGINS = [PUBLIC_URL]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "oauth2_provider",
+    "authserver",
+    "mcpserver",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "authserver.middleware.ApiErrorsAsJsonMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "authserver.context_processors.site",
+            ],
+        },
+    },
+]
+
+# --- Database --------------------------------------------------------------------------------
+DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several gunicorn workers share one SQLite file: WAL lets readers run beside the writer,
+    # the busy timeout makes a writer wait instead of failing, and IMMEDIATE transactions take
+    # the write lock up front, so two transactions never deadlock upgrading a read lock
+    # ("database is locked").
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Shared state between workers and replicas (throttle backoffs, CIMD failure backoff) lives in
+# Redis when REDIS_URL is set, otherwise in the database: never in one process's memory.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "django_cache"}}
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+# --- Auth pages --------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "login"
+CSRF_FAILURE_VIEW = "authserver.errors.csrf_failure"
+LOGIN_REDIRECT_URL = "account-apps"
+LOGOUT_REDIRECT_URL = "login"
+
+DEMO_USERNAME = os.environ.get("DEMO_USERNAME", "")
+DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "")
+ADMIN_USERNAME = os.environ.get("ADMIN_USERNAME", "")
+ADMIN_PASSWORD = os.environ.get("ADMIN_PASSWORD", "")
+ADMIN_EMAIL = os.environ.get("ADMIN_EMAIL", "")
+
+# --- Internationalisation and static files ------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where `collectstatic` ran (the container image), whitenoise serves hashed, compressed files that
+# browsers may cache for good; elsewhere (`make run`, tests) it serves the apps' files directly.
+STATIC_COLLECTED = (STATIC_ROOT / "staticfiles.json").exists()
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if STATIC_COLLECTED
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = not STATIC_COLLECTED
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# --- Security headers -----------------------------------------------------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+if PUBLIC_URL_IS_HTTPS:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+    SECURE_HSTS_PRELOAD = False
+# TLS is terminated by the proxy in front of us: uvicorn turns X-Forwarded-Proto from trusted
+# addresses (FORWARDED_ALLOW_IPS) into the request scheme, so Django sees https without
+# trusting the header from anyone else, and it never redirects to https by itself.
+SECURE_SSL_REDIRECT = False
+
+# --- CORS (django-cors-headers): discovery and the OAuth endpoints a browser client calls ------
+CORS_URLS_REGEX = r"^/(\.well-known/.*|token|register(/.*)?|revoke)$"
+CORS_ALLOW_ALL_ORIGINS = True  # no cookies on these endpoints, so any origin may read them
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = (
+    "accept",
+    "authorization",
+    "content-type",
+    "mcp-protocol-version",
+    "user-agent",
+    "x-requested-with",
+)
+CORS_EXPOSE_HEADERS = ("www-authenticate", "etag", "cache-control", "retry-after")
+CORS_PREFLIGHT_MAX_AGE = 86400
+
+# --- The authorization server (django-oauth-toolkit) -------------------------------------------
+OAUTH2_PROVIDER_APPLICATION_MODEL = "authserver.Client"
+# Private-use redirect URI schemes that self-registered clients may use (RFC 8252 §7.1).
+PRIVATE_REDIRECT_SCHEMES = env_list("PRIVATE_REDIRECT_SCHEMES", ["cursor", "vscode", "vscode-insiders"])
+ACCESS_TOKEN_LIFETIME = env_int("ACCESS_TOKEN_LIFETIME", 3600)
+if not 0 < ACCESS_TOKEN_LIFETIME <= 3600:
+    raise ImproperlyConfigured("ACCESS_TOKEN_LIFETIME must be between 1 and 3600 seconds")
+REFRESH_TOKEN_LIFETIME = env_int("REFRESH_TOKEN_LIFETIME", 30 * 24 * 3600)
+# A rotated refresh token presented again revokes its whole family (RFC 9700 §4.14.2), except
+# within this many seconds of its rotation: parallel requests from one client racing to refresh
+# are refused, but do not log the client out.
+REFRESH_TOKEN_REUSE_LEEWAY = env_int("REFRESH_TOKEN_REUSE_LEEWAY", 5)
+
+# Hosts whose URL client ids (CIMD) may register, in ALLOWED_HOSTS syntax; empty = any public host.
+CIMD_ALLOWED_HOSTS = env_list("CIMD_ALLOWED_HOSTS")
+# Whether clients that register themselves (RFC 7591) or by URL (CIMD) work at once ("auto") or
+# wait for an administrator's approval ("manual").
+NEW_CLIENT_APPROVAL = os.environ.get("NEW_CLIENT_APPROVAL", "auto").strip().lower()
+if NEW_CLIENT_APPROVAL not in {"auto", "manual"}:
+    raise ImproperlyConfigured('NEW_CLIENT_APPROVAL must be "auto" or "manual"')
+
+OAUTH2_PROVIDER = {
+    "OAUTH2_VALIDATOR_CLASS": "authserver.validators.MCPOAuth2Validator",
+    "APPLICATION_ADMIN_CLASS": "authserver.admin.ClientAdmin",
+    "OIDC_ISS_ENDPOINT": ISSUER,  # feeds the AS metadata, the PRM and the RFC 9207 `iss`
+    "SCOPES": dict(mcp_scopes.DESCRIPTIONS),
+    "DEFAULT_SCOPES": [mcp_scopes.BASELINE],
+    "ACCESS_TOKEN_EXPIRE_SECONDS": ACCESS_TOKEN_LIFETIME,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": REFRESH_TOKEN_LIFETIME,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,  # required by hashed storage
+    "PKCE_REQUIRED": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,  # S256 only
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": False,  # private-use schemes are allowed on purpose
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+    "ALLOW_LOCALHOST_LOOPBACK": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http", *PRIVATE_REDIRECT_SCHEMES],
+    "REQUEST_APPROVAL_PROMPT": "force",
+    "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token"],
+    "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["none", "client_secret_basic", "client_secret_post"],
+    # Dynamic client registration (RFC 7591/7592), open but throttled (authserver.registration).
+    "DCR_ENABLED": True,
+    "DCR_REGISTRATION_PERMISSION_CLASSES": ("authserver.registration.OpenRegistrationPermission",),
+    "DCR_REGISTRATION_TOKEN_EXPIRE_SECONDS": env_int("REGISTRATION_TOKEN_LIFETIME", 24 * 3600),
+    # Client ID Metadata Documents: a client_id that is an https URL is fetched (SSRF-hardened).
+    "CIMD_ENABLED": env_bool("CIMD_ENABLED", True),
+    # The fetcher is the extension point tests replace (CIMD_FETCHER), so they never touch the network.
+    "CIMD_METADATA_FETCHER": os.environ.get("CIMD_FETCHER", "oauth2_provider.cimd.SafeMetadataFetcher"),
+    # With CIMD_ALLOWED_HOSTS set, only URL client ids on those hosts may register.
+    "CIMD_REGISTRATION_PERMISSION_CLASSES": (
+        ("oauth2_provider.cimd.HostAllowlistCIMDPermission",)
+        if CIMD_ALLOWED_HOSTS
+        else ("oauth2_provider.cimd.AllowAllCIMDPermission",)
+    ),
+    "CIMD_ALLOWED_HOSTS": CIMD_ALLOWED_HOSTS,
+    # RFC 9728 protected-resource metadata for the MCP endpoint.
+    "OAUTH2_PROTECTED_RESOURCE_IDENTIFIER": MCP_URL,
+    "OAUTH2_PROTECTED_RESOURCE_AUTHORIZATION_SERVERS": [ISSUER],
+    "OAUTH2_PROTECTED_RESOURCE_BEARER_METHODS_SUPPORTED": ["header"],
+    "OAUTH2_PROTECTED_RESOURCE_NAME": os.environ.get("RESOURCE_NAME", "Notes MCP server"),
+    "OAUTH2_PROTECTED_RESOURCE_DOCUMENTATION": PUBLIC_URL + "/docs/",
+}
+
+# Self-registration throttle, per client IP, shared by every worker and replica (database).
+REGISTRATION_RATE_LIMIT = env_int("REGISTRATION_RATE_LIMIT", 20)
+REGISTRATION_RATE_WINDOW = env_int("REGISTRATION_RATE_WINDOW", 3600)
+# Clients that registered themselves (or by URL) and never obtained a token are pruned after this.
+PRUNE_UNUSED_CLIENTS_DAYS = env_int("PRUNE_UNUSED_CLIENTS_DAYS", 7)
+
+# --- The MCP resource server ------------------------------------------------------------------------
+MCP_STATEFUL = env_bool("MCP_STATEFUL", False)
+MCP_JSON_RESPONSE = env_bool("MCP_JSON_RESPONSE", False)
+MCP_CONFORMANCE_FIXTURES = env_bool("MCP_CONFORMANCE_FIXTURES", False)
+MCP_MAX_BODY_BYTES = env_int("MCP_MAX_BODY_BYTES", 1024 * 1024)
+MCP_PROTECTED_RESOURCE_METADATA_URL = PUBLIC_URL + "/.well-known/oauth-protected-resource" + MCP_PATH
+# Browser origins allowed to call /mcp (Origin is checked against DNS rebinding). A loopback
+# PUBLIC_URL also admits loopback origins on any port, for local browser clients such as the
+# MCP Inspector.
+MCP_ALLOWED_ORIGINS = [PUBLIC_URL, *env_list("MCP_ALLOWED_ORIGINS")]
+if PUBLIC_HOSTNAME in LOOPBACK_HOSTNAMES:
+    MCP_ALLOWED_ORIGINS += ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
+
+# --- Logging: one line per event on stdout ---------------------------------------------------
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "authserver.logging.JsonLineFormatter"}},
+    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json"}},
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "oauth2_provider": {"level": "WARNING"},
+        "mcp": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},
+    },
+}
+
+REST_FRAMEWORK = {"DEFAULT_AUTHENTICATION_CLASSES": [], "DEFAULT_PERMISSION_CLASSES": []}

@@ -1,0 +1,282 @@
+"""The bearer gate in front of the MCP SDK's app: who may call `/mcp`, and what they must hear
+when they may not.
+
+Written as our own small ASGI layer rather than the SDK's `AuthSettings`/`RequireAuthMiddleware`
+because MCP clients need what that middleware does not give (research/prototype.md):
+- a 401 without `error=` when no token was sent, and a `scope="…"` hint on every challenge;
+- a per-tool 403 `insufficient_scope` with the exact scope needed, decided *before* the SDK runs,
+  since inside the SDK a refusal can only become an in-band JSON-RPC error, never the HTTP 403
+  that makes a client step up;
+- a 503 (not a 500) while the database is unreachable.
+The SDK's own session binding and `get_access_token()` keep working: the gate sets the same
+`scope["user"]` and auth context the SDK's middleware would.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+from django.conf import settings
+from mcp.server.auth.middleware.auth_context import auth_context_var
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken as SDKAccessToken
+from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
+from starlette.authentication import AuthCredentials
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from authserver import audit
+
+from . import scopes
+from .db import DatabaseUnavailable
+from .server import Capabilities
+from .tokens import Rejection
+
+logger = logging.getLogger("mcpserver")
+
+Verifier = Callable[[str], Awaitable[SDKAccessToken | Rejection]]
+
+MODERN_VERSIONS = ("2026-07-28",)
+
+
+def quoted(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def challenge(error: str | None = None, description: str | None = None, scope: str | None = None) -> str:
+    """An RFC 6750 `WWW-Authenticate` value pointing at our RFC 9728 metadata."""
+    params = []
+    if error:
+        params.append(f"error={quoted(error)}")
+    if description:
+        params.append(f"error_description={quoted(description)}")
+    params.append(f"resource_metadata={quoted(settings.MCP_PROTECTED_RESOURCE_METADATA_URL)}")
+    params.append(f"scope={quoted(scope or scopes.BASELINE)}")
+    return "Bearer " + ", ".join(params)
+
+
+def transport_security_settings() -> TransportSecuritySettings:
+    """Host and Origin checks against DNS rebinding, built from PUBLIC_URL (one place)."""
+    hosts = [settings.PUBLIC_HOST, "127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost", "[::1]"]
+    if settings.PUBLIC_URL_IS_HTTPS and ":" not in settings.PUBLIC_HOST:
+        hosts.append(settings.PUBLIC_HOST + ":443")
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=hosts,
+        allowed_origins=list(settings.MCP_ALLOWED_ORIGINS),
+    )
+
+
+def bearer_token(scope: Scope) -> str | None:
+    """The token of an `Authorization: Bearer …` header; "" for a malformed one."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            kind, _, token = value.decode("latin-1").partition(" ")
+            return token.strip() if kind.lower() == "bearer" else ""
+    return None
+
+
+def header(scope: Scope, wanted: bytes) -> str | None:
+    for name, value in scope["headers"]:
+        if name == wanted:
+            return value.decode("latin-1")
+    return None
+
+
+def request_targets(scope: Scope, body: bytes) -> list[tuple[str | None, str | None]] | None:
+    """(method, tool-or-prompt name) of each JSON-RPC message in a POST; None if not JSON.
+
+    2026-07-28 requests name both in headers (the SDK rejects a body that disagrees with them),
+    so their body need not be parsed here.
+    """
+    method = header(scope, b"mcp-method")
+    if method is not None and header(scope, b"mcp-protocol-version") in MODERN_VERSIONS:
+        return [(method, header(scope, b"mcp-name"))]
+    message = json.loads(body)  # RecursionError/ValueError handled by the caller
+    messages = message if isinstance(message, list) else [message]
+    targets = []
+    for item in messages:
+        if not isinstance(item, dict):
+            targets.append((None, None))
+            continue
+        params = item.get("params")
+        name = params.get("name") if isinstance(params, dict) else None
+        targets.append((item.get("method"), name if isinstance(name, str) else None))
+    return targets
+
+
+class BearerGate:
+    def __init__(self, app: ASGIApp, verifier: Verifier, capabilities: Capabilities, stateless: bool) -> None:
+        self.app = app
+        self.verifier = verifier
+        self.capabilities = capabilities
+        self.stateless = stateless
+        self.transport_security = TransportSecurityMiddleware(transport_security_settings())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        method = scope["method"]
+
+        # DNS rebinding first: a foreign Host or Origin gets 421/403 whatever it carries.
+        refusal = await self.transport_security.validate_request(Request(scope), is_post=False)
+        if refusal is not None:
+            audit.event("mcp_refused", status=refusal.status_code, reason=refusal.body.decode())
+            return await refusal(scope, receive, send)
+
+        token = bearer_token(scope)
+        if token is None:
+            return await self.respond(
+                send, 401, challenge(), "invalid_request", "Authorization required", audit_reason="no token"
+            )
+        try:
+            verified = await self.verifier(token) if token else Rejection("The Authorization header is malformed")
+        except DatabaseUnavailable:
+            logger.warning("database unavailable while verifying a token")
+            return await self.respond(
+                send,
+                503,
+                None,
+                "temporarily_unavailable",
+                "The server cannot verify tokens right now; retry shortly",
+                extra=[(b"retry-after", b"5")],
+                audit_reason="database unavailable",
+            )
+        if isinstance(verified, Rejection):
+            return await self.respond(
+                send,
+                401,
+                challenge("invalid_token", verified.reason),
+                "invalid_token",
+                verified.reason,
+                audit_reason=verified.reason,
+            )
+
+        granted = scopes.effective_scopes(verified.scopes)
+        if scopes.BASELINE not in granted:
+            return await self.insufficient(send, verified, granted, frozenset({scopes.BASELINE}), None)
+
+        if method == "GET" and self.stateless:
+            # Stateless mode has no server stream to offer; without this the SDK would hold a
+            # GET open that can never carry anything.
+            return await self.respond(
+                send,
+                405,
+                None,
+                "invalid_request",
+                "This server does not offer a GET stream; POST requests",
+                extra=[(b"allow", b"POST, OPTIONS")],
+            )
+
+        if method == "POST":
+            body = await self.read_body(receive)
+            if body is None:
+                return await self.jsonrpc_error(send, 413, -32600, "The request body is too large")
+            try:
+                targets = request_targets(scope, body)
+            except RecursionError:
+                return await self.jsonrpc_error(send, 400, -32700, "Parse error: the JSON is nested too deeply")
+            except ValueError:
+                targets = []  # not JSON: the SDK answers with its own parse error
+            for rpc_method, name in targets:
+                needed = self.capabilities.scopes_needed(rpc_method, name)
+                if not needed <= granted:
+                    return await self.insufficient(send, verified, granted, needed, name)
+            for rpc_method, name in targets:
+                if rpc_method == "tools/call":
+                    audit.event("tool_called", user_id=verified.subject, client_id=verified.client_id, tool=name)
+            receive = replay(body, receive)
+
+        user = AuthenticatedUser(verified)
+        scope["user"] = user
+        scope["auth"] = AuthCredentials(verified.scopes)
+        context_token = auth_context_var.set(user)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            auth_context_var.reset(context_token)
+
+    async def insufficient(
+        self, send: Send, verified: SDKAccessToken, granted: frozenset[str], needed: frozenset[str], target: str | None
+    ) -> None:
+        # Name everything the client will need, so one step-up suffices.
+        wanted = " ".join(sorted((set(verified.scopes) & set(scopes.DESCRIPTIONS)) | needed))
+        missing = " ".join(sorted(needed - granted))
+        what = f"{target} requires" if target else "This request requires"
+        description = f"{what} the scope {missing}"
+        audit.event(
+            "mcp_forbidden", user_id=verified.subject, client_id=verified.client_id, tool=target, reason=description
+        )
+        await self.respond(
+            send, 403, challenge("insufficient_scope", description, wanted), "insufficient_scope", description
+        )
+
+    @staticmethod
+    async def read_body(receive: Receive) -> bytes | None:
+        """The whole request body, or None past MCP_MAX_BODY_BYTES."""
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > settings.MCP_MAX_BODY_BYTES:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    @staticmethod
+    async def respond(
+        send: Send,
+        status: int,
+        www_authenticate: str | None,
+        error: str,
+        description: str,
+        extra: list[tuple[bytes, bytes]] | None = None,
+        audit_reason: str | None = None,
+    ) -> None:
+        if audit_reason and status in (401, 503):
+            audit.event("mcp_unauthorized" if status == 401 else "mcp_unavailable", status=status, reason=audit_reason)
+        body = json.dumps({"error": error, "error_description": description}).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"cache-control", b"no-store"),
+        ]
+        if www_authenticate:
+            headers.append((b"www-authenticate", www_authenticate.encode()))
+        headers.extend(extra or [])
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    @staticmethod
+    async def jsonrpc_error(send: Send, status: int, code: int, message: str) -> None:
+        body = json.dumps({"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that hands the already-read body to the SDK, then the client's own events
+    (so a disconnect still reaches it)."""
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed

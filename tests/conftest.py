@@ -1,0 +1,95 @@
+"""Shared fixtures: in-process Django tests use pytest-django's test database; end-to-end tests
+talk HTTP to real gunicorn servers (tests/support/server.py)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import httpx2
+import pytest
+
+from democlient import flow
+from tests.support.server import DEMO_PASSWORD, DEMO_USERNAME, LiveServer
+
+REDIRECT_URI = "http://127.0.0.1:33418/callback"
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[LiveServer]:
+    """The default co-located stack: two workers, stateless MCP, conformance fixtures on."""
+    server = LiveServer(name="main").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def http() -> Iterator[httpx2.Client]:
+    with httpx2.Client(timeout=30, follow_redirects=False) as client:
+        yield client
+
+
+def publish_cimd_document(server: LiveServer, client_id: str, document: dict) -> None:
+    """Make `document` what the (stubbed) web server at `client_id` returns."""
+    path = server.workdir / "cimd.json"
+    documents = json.loads(path.read_text()) if path.exists() else {}
+    documents[client_id] = document
+    path.write_text(json.dumps(documents))
+
+
+class TokenKit:
+    """Obtains real tokens from a live server through the whole OAuth flow."""
+
+    def __init__(self, server: LiveServer, http: httpx2.Client) -> None:
+        self.server = server
+        self.http = http
+
+    def register(self, **metadata) -> dict:
+        body = {
+            "client_name": "Test client",
+            "redirect_uris": [REDIRECT_URI],
+            "token_endpoint_auth_method": "none",
+            "grant_types": ["authorization_code", "refresh_token"],
+        }
+        body.update(metadata)
+        return flow.register(self.http, self.server.url + "/register", body)
+
+    def authorize(
+        self,
+        client_id: str,
+        scope: str = "mcp:read",
+        username: str = DEMO_USERNAME,
+        password: str = DEMO_PASSWORD,
+        redirect_uri: str = REDIRECT_URI,
+        resource: str | None = "default",
+        allow: bool = True,
+        **extra: str,
+    ) -> tuple[flow.AuthorizationRequest, flow.Callback]:
+        request = flow.AuthorizationRequest(
+            client_id=client_id,
+            redirect_uri=redirect_uri,
+            scope=scope,
+            resource=self.server.mcp_url if resource == "default" else resource,
+        )
+        browser = flow.Browser(self.server.url, username, password)
+        try:
+            callback = browser.authorize(request.url(self.server.url + "/authorize", **extra), allow=allow)
+        finally:
+            browser.close()
+        return request, callback
+
+    def tokens(self, scope: str = "mcp:read", client_id: str | None = None, **kwargs) -> dict:
+        """Register (unless given a client), authorize as the demo user, exchange the code."""
+        client_id = client_id or self.register()["client_id"]
+        request, callback = self.authorize(client_id, scope=scope, **kwargs)
+        assert callback.code, callback.params
+        response = flow.exchange_code(self.http, self.server.url + "/token", request, callback.code)
+        assert response.status_code == 200, response.text
+        return {**response.json(), "client_id": client_id}
+
+
+@pytest.fixture
+def tokens(stack: LiveServer, http: httpx2.Client) -> TokenKit:
+    return TokenKit(stack, http)

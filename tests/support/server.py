@@ -1,0 +1,172 @@
+"""A real server for end-to-end tests: migrate, seed, and gunicorn with uvicorn workers, on a
+free port and a database of its own (a SQLite file, or a fresh PostgreSQL database when the
+suite runs on PostgreSQL)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx2
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_USERNAME = "demo"
+DEMO_PASSWORD = "demo-password-for-tests"
+ADMIN_USERNAME = "admin"
+ADMIN_PASSWORD = "admin-password-for-tests"
+OTHER_USERNAME = "other"
+OTHER_PASSWORD = "other-password-for-tests"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def postgres_admin_url() -> str | None:
+    url = os.environ.get("DATABASE_URL", "")
+    return url if url.startswith(("postgres://", "postgresql://")) else None
+
+
+class LiveServer:
+    """One server process tree; `url` is its PUBLIC_URL."""
+
+    def __init__(self, env: dict[str, str] | None = None, workers: int = 2, name: str = "live") -> None:
+        self.overrides = dict(env or {})
+        self.workers = workers
+        self.name = name
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"mcp-{name}-"))
+        self.log_path = self.workdir / "server.log"
+        self.process: subprocess.Popen | None = None
+        self.database_name: str | None = None
+        self.database_url = self._create_database()
+
+    @property
+    def mcp_url(self) -> str:
+        return self.url + "/mcp"
+
+    def _create_database(self) -> str:
+        admin = postgres_admin_url()
+        if admin is None:
+            return f"sqlite:///{self.workdir / 'db.sqlite3'}"
+        self.database_name = f"e2e_{self.name}_{secrets.token_hex(4)}".lower()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{self.database_name}"')
+        base, _, _ = admin.rpartition("/")
+        return f"{base}/{self.database_name}"
+
+    def environment(self) -> dict[str, str]:
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("DJANGO_", "PYTEST_")) and key != "DATABASE_URL"
+        }
+        env.update(
+            PYTHONPATH=str(ROOT),
+            DJANGO_SETTINGS_MODULE="config.settings",
+            PUBLIC_URL=self.url,
+            PORT=str(self.port),
+            BIND=f"127.0.0.1:{self.port}",
+            DATABASE_URL=self.database_url,
+            SECRET_KEY="e2e-secret-key-" + "x" * 40,
+            DEBUG="0",
+            WEB_CONCURRENCY=str(self.workers),
+            DEMO_USERNAME=DEMO_USERNAME,
+            DEMO_PASSWORD=DEMO_PASSWORD,
+            ADMIN_USERNAME=ADMIN_USERNAME,
+            ADMIN_PASSWORD=ADMIN_PASSWORD,
+            MCP_CONFORMANCE_FIXTURES="1",
+            CIMD_FETCHER="tests.support.cimd_stub.StubFetcher",
+            CIMD_STUB_DOCUMENTS=str(self.workdir / "cimd.json"),
+            REGISTRATION_RATE_LIMIT="1000",
+            LOG_LEVEL="WARNING",
+        )
+        env.update(self.overrides)
+        return env
+
+    def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.environment(),
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=180,
+        )
+
+    def start(self) -> LiveServer:
+        self.manage("migrate", "--noinput")
+        self.manage("createcachetable")
+        self.manage("seed_users")
+        self.manage(
+            "shell",
+            "-c",
+            "from django.contrib.auth.models import User; "
+            f"User.objects.filter(username={OTHER_USERNAME!r}).exists() or "
+            f"User.objects.create_user({OTHER_USERNAME!r}, password={OTHER_PASSWORD!r})",
+        )
+        log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "config.asgi:application", "-c", "gunicorn.conf.py"],
+            cwd=ROOT,
+            env=self.environment(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self._log_handle = log
+        self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"server exited ({self.process.returncode}):\n{self.log_tail()}")
+            try:
+                response = httpx2.get(self.url + "/.well-known/oauth-authorization-server", timeout=2)
+                if response.status_code == 200:
+                    return
+            except httpx2.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"server not ready after {timeout}s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        if getattr(self, "_log_handle", None):
+            self._log_handle.close()
+        admin = postgres_admin_url()
+        if admin and self.database_name:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{self.database_name}" WITH (FORCE)')
+
+    def __enter__(self) -> LiveServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
