@@ -15,7 +15,7 @@ def _page(request: HttpRequest, status: int, title: str, description: str) -> Ht
 
 
 def not_found(request: HttpRequest, exception=None) -> HttpResponse:
-    return _page(request, 404, "Not found", f"There is nothing at {request.path}.")
+    return _page(request, 404, "Not found", f"There is nothing at {request.path}")
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -52,6 +52,8 @@ class ApiErrorsAsJsonMiddleware:
         if response.status_code < 400 or not is_api_path(request.path):
             return response
         if response.get("Content-Type", "").startswith("application/json"):
+            if request.path.startswith("/.well-known/"):
+                response.setdefault("Access-Control-Allow-Origin", "*")
             return response
         description = {
             404: f"There is nothing at {request.path}",

@@ -15,6 +15,12 @@ from tests.support.server import DEMO_PASSWORD, DEMO_USERNAME, LiveServer
 REDIRECT_URI = "http://127.0.0.1:33418/callback"
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings) -> None:
+    """In-process tests hash many passwords and client secrets; the real hasher is slow by design."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(scope="session")
 def stack() -> Iterator[LiveServer]:
     """The default co-located stack: two workers, stateless MCP, conformance fixtures on."""
@@ -93,3 +99,26 @@ class TokenKit:
 @pytest.fixture
 def tokens(stack: LiveServer, http: httpx2.Client) -> TokenKit:
     return TokenKit(stack, http)
+
+
+# --- Security tests (issue 7): their own live server, and the figures printed at the end --------
+@pytest.fixture(scope="session")
+def security_stack() -> Iterator[LiveServer]:
+    """Three workers and low abuse limits, for the race, throttle and audit tests."""
+    from tests.support.security import SECURITY_SERVER_ENV
+
+    server = LiveServer(name="security", workers=3, env=SECURITY_SERVER_ENV).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    from tests.support.figures import summary_lines
+
+    lines = summary_lines()
+    if lines:
+        terminalreporter.section("security figures")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -1,0 +1,213 @@
+"""The official MCP conformance suite (npm `@modelcontextprotocol/conformance`), installed on
+demand and run against our servers.
+
+The suite needs Node >= 22; where the machine has an older Node, the npm package `node@22` (a
+Node binary published on the npm registry) is installed next to it. The suite has no option for
+an `Authorization` header, so `--bearer` is added by a small preload module that puts the header
+on every request to the server's origin (global fetch and undici's dispatcher).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import glob
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PACKAGE = "@modelcontextprotocol/conformance"
+STABLE = "0.1.16"
+NEXT = "0.2.0-alpha.12"
+CACHE = Path(os.environ.get("CONFORMANCE_CACHE", Path.home() / ".cache" / "mcp-django-conformance"))
+
+INJECT_HEADERS_JS = r"""
+// Adds the headers in CONFORMANCE_HEADERS (a JSON object) to every request whose origin is
+// CONFORMANCE_ORIGIN: the suite's MCP client uses fetch, some scenarios use undici directly.
+import { createRequire } from 'node:module';
+const origin = new URL(process.env.CONFORMANCE_ORIGIN).origin;
+const extra = Object.entries(JSON.parse(process.env.CONFORMANCE_HEADERS || '{}'));
+const ours = (url) => { try { return new URL(String(url)).origin === origin; } catch { return false; } };
+
+const originalFetch = globalThis.fetch;
+globalThis.fetch = function (input, init) {
+  const url = typeof input === 'string' || input instanceof URL ? String(input) : input && input.url;
+  if (!ours(url)) return originalFetch.call(this, input, init);
+  const headers = new Headers((init && init.headers) || (input instanceof Request ? input.headers : undefined));
+  for (const [name, value] of extra) if (!headers.has(name)) headers.set(name, value);
+  return originalFetch.call(this, input, { ...(init || {}), headers });
+};
+
+try {
+  const undici = createRequire(process.env.CONFORMANCE_PACKAGE_JSON)('undici');
+  const withHeaders = (headers) => {
+    const result = Array.isArray(headers) ? [...headers] : { ...(headers || {}) };
+    for (const [name, value] of extra) {
+      if (Array.isArray(result)) result.push(name, value); else if (!(name in result)) result[name] = value;
+    }
+    return result;
+  };
+  undici.setGlobalDispatcher(undici.getGlobalDispatcher().compose((dispatch) => (opts, handler) =>
+    dispatch(ours(opts.origin) ? { ...opts, headers: withHeaders(opts.headers) } : opts, handler)));
+} catch (error) {
+  process.stderr.write(`conformance: no undici header injection: ${error.message}\n`);
+}
+"""
+
+
+@dataclass
+class Suite:
+    version: str
+    directory: Path
+    node: str
+
+    @property
+    def cli(self) -> str:
+        return str(self.directory / "node_modules" / PACKAGE / "dist" / "index.js")
+
+    def command(self, *args: str) -> list[str]:
+        return [self.node, self.cli, *args]
+
+    def environment(self, origin: str | None = None, bearer: str | None = None) -> dict[str, str]:
+        env = dict(os.environ)
+        if bearer:
+            preload = self.directory / "inject-headers.mjs"
+            preload.write_text(INJECT_HEADERS_JS)
+            env.update(
+                CONFORMANCE_ORIGIN=origin or "",
+                CONFORMANCE_HEADERS=json.dumps({"Authorization": f"Bearer {bearer}"}),
+                CONFORMANCE_PACKAGE_JSON=str(self.directory / "package.json"),
+                NODE_OPTIONS=f"--import=file://{preload}",
+            )
+        return env
+
+
+def node_major(node: str) -> int:
+    try:
+        out = subprocess.run([node, "-p", "process.versions.node"], capture_output=True, text=True, timeout=30)
+        return int(out.stdout.strip().split(".")[0])
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return 0
+
+
+def installed_version(directory: Path) -> str | None:
+    try:
+        return json.loads((directory / "node_modules" / PACKAGE / "package.json").read_text())["version"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def install(version: str = STABLE) -> Suite:
+    """The suite at `version`, installed into the cache on first use (npm registry)."""
+    directory = CACHE / version
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        system_node = shutil.which("node")
+        local_node = directory / "node_modules" / "node" / "bin" / "node"
+        wanted = []
+        if installed_version(directory) != version:
+            wanted.append(f"{PACKAGE}@{version}")
+        if not (system_node and node_major(system_node) >= 22) and node_major(str(local_node)) < 22:
+            wanted.append("node@22")
+        if wanted:
+            npm = shutil.which("npm")
+            if npm is None:
+                raise RuntimeError("npm is needed to install the MCP conformance suite")
+            package_json = directory / "package.json"
+            if not package_json.exists():
+                package_json.write_text('{"name": "conformance-harness", "private": true}\n')
+            subprocess.run(
+                [npm, "install", "--no-audit", "--no-fund", "--save-exact", "--loglevel=error", *wanted],
+                cwd=directory,
+                check=True,
+                timeout=600,
+                capture_output=True,
+            )
+        node = system_node if system_node and node_major(system_node) >= 22 else str(local_node)
+        if node_major(node) < 22:
+            raise RuntimeError(f"no Node >= 22 for the conformance suite (tried {node})")
+        if installed_version(directory) != version:
+            raise RuntimeError(f"{PACKAGE}@{version} did not install")
+    return Suite(version, directory, node)
+
+
+@dataclass
+class Check:
+    scenario: str
+    id: str
+    status: str
+    message: str
+
+
+@dataclass
+class Results:
+    checks: list[Check] = field(default_factory=list)
+    output: str = ""
+    returncode: int = 0
+
+    def with_status(self, status: str) -> list[Check]:
+        return [check for check in self.checks if check.status == status]
+
+    @property
+    def passed(self) -> list[Check]:
+        return self.with_status("SUCCESS")
+
+    @property
+    def failed(self) -> list[Check]:
+        return self.with_status("FAILURE")
+
+    def summary(self) -> str:
+        lines = [f"{len(self.passed)} passed, {len(self.failed)} failed"]
+        lines += [f"  FAIL {c.scenario} :: {c.id}: {c.message}" for c in self.failed]
+        return "\n".join(lines)
+
+
+def read_results(directory: Path, output: str = "", returncode: int = 0) -> Results:
+    """Every check of every `checks.json` the CLI wrote under `directory`."""
+    results = Results(output=output, returncode=returncode)
+    for path in sorted(glob.glob(str(directory / "**" / "checks.json"), recursive=True)):
+        # Result folders are named <command>-<scenario>-<timestamp>.
+        scenario = Path(path).parent.name.split("-20")[0]
+        for command in ("server-", "authorization-server-"):
+            scenario = scenario.removeprefix(command)
+        for check in json.loads(Path(path).read_text()):
+            results.checks.append(
+                Check(
+                    scenario,
+                    check.get("id", "?"),
+                    check.get("status", "?"),
+                    " ".join(str(check.get("errorMessage") or check.get("description") or "").split())[:300],
+                )
+            )
+    return results
+
+
+def run_server_suite(suite: Suite, url: str, out: Path, bearer: str | None, timeout: int = 600) -> Results:
+    """`conformance server --suite all` against an MCP endpoint."""
+    out.mkdir(parents=True, exist_ok=True)
+    completed = subprocess.run(
+        suite.command("server", "--url", url, "--suite", "all", "-o", str(out)),
+        env=suite.environment(origin=url, bearer=bearer),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return read_results(out, completed.stdout + completed.stderr, completed.returncode)
+
+
+def run_authorization_metadata(suite: Suite, issuer: str, out: Path, timeout: int = 120) -> Results:
+    """`conformance authorization --scenario authorization-server-metadata-endpoint`."""
+    out.mkdir(parents=True, exist_ok=True)
+    completed = subprocess.run(
+        suite.command(
+            "authorization", "--url", issuer, "--scenario", "authorization-server-metadata-endpoint", "-o", str(out)
+        ),
+        env=suite.environment(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return read_results(out, completed.stdout + completed.stderr, completed.returncode)
