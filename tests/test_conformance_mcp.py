@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx2
 import pytest
 
+from tests.conftest import TokenKit
 from tests.support import conformance
 from tests.support.server import LiveServer
 
@@ -43,13 +45,8 @@ def test_stateless_default_with_two_workers_passes_all_but_server_to_client_requ
 
 
 def test_stateful_mode_passes_every_check(suite: conformance.Suite, tmp_path: Path) -> None:
-    with LiveServer(env={"MCP_STATEFUL": "1"}, workers=1, name="stateful") as server:
-        from tests.conftest import TokenKit
-
-        import httpx2
-
-        with httpx2.Client(timeout=30) as http:
-            token = TokenKit(server, http).tokens("mcp:read")["access_token"]
+    with LiveServer(env={"MCP_STATEFUL": "1"}, workers=1, name="stateful") as server, httpx2.Client(timeout=30) as http:
+        token = TokenKit(server, http).tokens("mcp:read")["access_token"]
         results = conformance.run_server_suite(suite, server.mcp_url, tmp_path / "stateful", bearer=token)
     assert results.failed == [], results.summary() + "\n" + results.output[-2000:]
     assert len(results.passed) == 44, results.summary()

@@ -77,12 +77,14 @@ async def connect_and_use(server: LiveServer, mode: str, client_metadata_url: st
         client_metadata_url=client_metadata_url,
     )
     try:
-        async with httpx2.AsyncClient(auth=provider, timeout=30) as http:
-            async with Client(streamable_http_client(server.mcp_url, http_client=http), mode=mode) as client:
-                tools = await client.list_tools()
-                whoami = await client.call_tool("whoami", {})
-                resources = await client.list_resources()
-                protocol = client.protocol_version
+        async with (
+            httpx2.AsyncClient(auth=provider, timeout=30) as http,
+            Client(streamable_http_client(server.mcp_url, http_client=http), mode=mode) as client,
+        ):
+            tools = await client.list_tools()
+            whoami = await client.call_tool("whoami", {})
+            resources = await client.list_resources()
+            protocol = client.protocol_version
     finally:
         user.browser.close()
     return {
