@@ -22,6 +22,7 @@ class Reply:
     headers: httpx2.Headers
     message: dict[str, Any] | None  # the JSON-RPC response, if there was one
     notifications: list[dict[str, Any]]
+    response: httpx2.Response | None = None  # the raw HTTP answer (request included)
 
     @property
     def result(self) -> dict[str, Any] | None:
@@ -36,11 +37,13 @@ def parse_body(response: httpx2.Response) -> tuple[dict | None, list[dict]]:
     """The JSON-RPC response and the notifications before it."""
     content_type = response.headers.get("content-type", "")
     if content_type.startswith("text/event-stream"):
-        messages = []
-        for event in response.text.split("\n\n"):
-            data = "\n".join(line[5:].lstrip() for line in event.splitlines() if line.startswith("data:"))
-            if data:
-                messages.append(json.loads(data))
+        messages, data = [], []
+        for line in [*response.text.splitlines(), ""]:  # events end at a blank line (\n or \r\n)
+            if line.startswith("data:"):
+                data.append(line[5:].removeprefix(" "))
+            elif not line and data:
+                messages.append(json.loads("\n".join(data)))
+                data = []
         final = [m for m in messages if "id" in m and ("result" in m or "error" in m)]
         return (final[-1] if final else None), [m for m in messages if "method" in m]
     if content_type.startswith("application/json") and response.content:
@@ -81,7 +84,7 @@ def call(
     body = {"jsonrpc": "2.0", "id": next(_ids), "method": method, "params": params}
     response = http.post(url, headers=sent, content=json.dumps(body))
     message, notifications = parse_body(response)
-    return Reply(response.status_code, response.headers, message, notifications)
+    return Reply(response.status_code, response.headers, message, notifications, response)
 
 
 def initialize(http: httpx2.Client, url: str, token: str, version: str = LEGACY) -> Reply:

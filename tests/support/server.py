@@ -40,7 +40,11 @@ def postgres_admin_url() -> str | None:
 class LiveServer:
     """One server process tree; `url` is its PUBLIC_URL."""
 
-    def __init__(self, env: dict[str, str] | None = None, workers: int = 2, name: str = "live") -> None:
+    def __init__(
+        self, env: dict[str, str] | None = None, workers: int = 2, name: str = "live", sqlite: bool = False
+    ) -> None:
+        """`sqlite=True` keeps the SQLite default even when the suite runs on PostgreSQL."""
+        self.sqlite = sqlite
         self.overrides = dict(env or {})
         self.workers = workers
         self.name = name
@@ -58,13 +62,28 @@ class LiveServer:
 
     def _create_database(self) -> str:
         admin = postgres_admin_url()
-        if admin is None:
+        if admin is None or self.sqlite:
             return f"sqlite:///{self.workdir / 'db.sqlite3'}"
         self.database_name = f"e2e_{self.name}_{secrets.token_hex(4)}".lower()
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{self.database_name}"')
         base, _, _ = admin.rpartition("/")
         return f"{base}/{self.database_name}"
+
+    def execute(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """Run one SQL statement on this server's database (e.g. to let time pass for a token).
+
+        Placeholders are written `%s` for both engines."""
+        if self.database_url.startswith("sqlite:///"):
+            import sqlite3
+
+            with sqlite3.connect(self.database_url.removeprefix("sqlite:///"), timeout=20) as conn:
+                rows = conn.execute(sql.replace("%s", "?"), params).fetchall()
+            conn.close()
+            return rows
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            cursor = conn.execute(sql, params)
+            return cursor.fetchall() if cursor.description else []
 
     def environment(self) -> dict[str, str]:
         env = {
@@ -90,6 +109,16 @@ class LiveServer:
             CIMD_FETCHER="tests.support.cimd_stub.StubFetcher",
             CIMD_STUB_DOCUMENTS=str(self.workdir / "cimd.json"),
             REGISTRATION_RATE_LIMIT="1000",
+            # The abuse limits (authserver/throttling.py) out of the way of tests that run many
+            # flows from 127.0.0.1; tests of the limits themselves set them low in `env`.
+            REGISTRATION_GLOBAL_RATE_LIMIT="100000",
+            TOKEN_RATE_LIMIT="100000",
+            TOKEN_GLOBAL_RATE_LIMIT="100000",
+            LOGIN_RATE_LIMIT="100000",
+            LOGIN_GLOBAL_RATE_LIMIT="100000",
+            LOGIN_FAILURE_LIMIT="1000",
+            CIMD_FETCH_RATE_LIMIT="100000",
+            CIMD_FETCH_GLOBAL_RATE_LIMIT="100000",
             LOG_LEVEL="WARNING",
         )
         env.update(self.overrides)
@@ -161,7 +190,7 @@ class LiveServer:
         if getattr(self, "_log_handle", None):
             self._log_handle.close()
         admin = postgres_admin_url()
-        if admin and self.database_name:
+        if admin and self.database_name and not self.sqlite:
             with psycopg.connect(admin, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.database_name}" WITH (FORCE)')
 
