@@ -61,11 +61,22 @@ def callback_from(location: str) -> Callback:
 class Browser:
     """What a person's browser does with the login and consent pages, without a screen."""
 
-    def __init__(self, base_url: str, username: str, password: str, timeout: float = 20.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        username: str,
+        password: str,
+        timeout: float = 20.0,
+        transport: httpx2.BaseTransport | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.username = username
         self.password = password
-        self.http = httpx2.Client(follow_redirects=False, timeout=timeout, headers={"Accept": "text/html"})
+        # `transport` lets the browser dial the public origin through something else, e.g. a
+        # stand-in for a TLS proxy in front of several replicas (tests/support/proxy.py).
+        self.http = httpx2.Client(
+            follow_redirects=False, timeout=timeout, headers={"Accept": "text/html"}, transport=transport
+        )
         self.pages: list[tuple[str, str]] = []  # (what, URL) of every page seen, for narration
 
     def close(self) -> None:
