@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
@@ -26,6 +27,12 @@ class Connection:
     resources: list[str]
     granted_at: datetime | None
     last_used_at: datetime | None
+
+    @property
+    def scope_items(self) -> list[tuple[str, str]]:
+        """Each scope with what it lets the application do, in plain words."""
+        descriptions = settings.OAUTH2_PROVIDER["SCOPES"]
+        return [(scope, descriptions.get(scope, scope)) for scope in self.scopes]
 
 
 def connections_of(user) -> list[Connection]:
@@ -87,5 +94,9 @@ def revoke_app(request: HttpRequest, client_pk: int) -> HttpResponse:
     client = get_object_or_404(Client, pk=client_pk)
     count = revoke_connection(request.user, client)
     audit.event("grant_revoked_by_user", user_id=request.user.pk, client_id=client.client_id, tokens=count)
-    messages.success(request, f"{client.name or client.client_id} can no longer access your account.")
+    name = client.name or client.client_id
+    if count:
+        messages.success(request, f"{name} can no longer access your account.")
+    else:
+        messages.info(request, f"{name} had no access to your account.")
     return redirect("account-apps")

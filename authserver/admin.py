@@ -1,75 +1,622 @@
-"""The admin for clients: DOT's application admin, with what an MCP operator needs to see."""
+"""The admin for clients: DOT's application admin, with what an MCP operator needs.
+
+- "Clients" lists every client (name, client id, type, how it registered, redirect URIs, status,
+  last use, live tokens) with filters and search. Its "add client" form starts from presets for
+  the well-known MCP clients and explains every redirect URI it refuses.
+- "Self-registered clients" lists those that registered themselves (RFC 7591) or came by URL
+  (CIMD): the queue where an administrator approves or quarantines them (NEW_CLIENT_APPROVAL).
+- Both can disable clients and revoke all their tokens at once, after a confirmation page.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import Count, Q
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Case, Count, IntegerField, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from oauth2_provider.admin import ApplicationAdmin
-from oauth2_provider.models import get_access_token_model, get_refresh_token_model
+from oauth2_provider.forms import ApplicationForm
+from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
 from . import audit
-from .models import Client
+from .models import Client, SelfRegisteredClient
+from .redirects import redirect_uri_advice, split_redirect_uris
+
+SELF_REGISTERED = (Client.RegistrationSource.DCR, Client.RegistrationSource.CIMD)
+# How each registration source reads in the lists (DOT's labels name the protocol, not the actor).
+REGISTERED_BY = {
+    Client.RegistrationSource.MANUAL: "Administrator",
+    Client.RegistrationSource.DCR: "Itself (DCR)",
+    Client.RegistrationSource.CIMD: "Its URL (CIMD)",
+}
+
+
+# --- Presets: the well-known MCP clients -----------------------------------------------------------
+@dataclass(frozen=True)
+class Preset:
+    """What an administrator would otherwise look up for a well-known MCP client."""
+
+    key: str
+    name: str
+    redirect_uris: tuple[str, ...]
+    client_type: str
+    about: str  # where the redirect URIs come from, shown beside the form
+    next_step: str  # what to do with the client id once saved
+
+
+# Sources: shared/research/mcp-spec.md §4 and anchors.md §2 (items 3, 4, 9) and §4.2.
+PRESETS: tuple[Preset, ...] = (
+    Preset(
+        "claude",
+        "Claude (web and desktop)",
+        ("https://claude.ai/api/mcp/auth_callback", "https://claude.com/api/mcp/auth_callback"),
+        Client.CLIENT_CONFIDENTIAL,
+        "Claude's hosted callback, used by claude.ai and by the desktop app alike.",
+        "In Claude, add a custom connector with this server's /mcp address and enter the client ID and "
+        "secret in its advanced settings.",
+    ),
+    Preset(
+        "claude-code",
+        "Claude Code",
+        ("http://localhost/callback", "http://127.0.0.1/callback"),
+        Client.CLIENT_PUBLIC,
+        "Claude Code receives the answer on a local port it picks at sign-in; any port is accepted "
+        "on these loopback addresses.",
+        "Give Claude Code this client ID in its MCP server settings; a public client has no secret.",
+    ),
+    Preset(
+        "vscode",
+        "VS Code",
+        (
+            "http://127.0.0.1:33418/",
+            "http://127.0.0.1/",
+            "https://vscode.dev/redirect",
+            "https://insiders.vscode.dev/redirect",
+        ),
+        Client.CLIENT_PUBLIC,
+        "VS Code listens on 127.0.0.1 (port 33418, or another when that one is busy); vscode.dev is its web callback.",
+        "When VS Code asks for a client ID for this server, enter this one; a public client has no secret.",
+    ),
+    Preset(
+        "cursor",
+        "Cursor",
+        ("cursor://anysphere.cursor-mcp/oauth/callback", "https://www.cursor.com/agents/mcp/oauth/callback"),
+        Client.CLIENT_PUBLIC,
+        "Cursor's own URI scheme for the desktop app (allowed by PRIVATE_REDIRECT_SCHEMES), and its "
+        "hosted callback for agents.",
+        "Enter this client ID in Cursor's MCP server settings; a public client has no secret.",
+    ),
+    Preset(
+        "chatgpt",
+        "ChatGPT",
+        ("https://chatgpt.com/connector_platform_oauth_redirect",),
+        Client.CLIENT_CONFIDENTIAL,
+        "ChatGPT's connector callback. ChatGPT also shows each app its own callback "
+        "(https://chatgpt.com/connector/oauth/…) while you create the app: add that line too.",
+        "In ChatGPT, create an app with this server's /mcp address and enter the client ID and secret "
+        "in its advanced OAuth settings.",
+    ),
+    Preset(
+        "mcp-inspector",
+        "MCP Inspector",
+        ("http://localhost:6274/oauth/callback", "http://localhost:6274/oauth/callback/debug"),
+        Client.CLIENT_PUBLIC,
+        "The MCP Inspector's web interface on its default port 6274, for the normal and the debug flow.",
+        "Enter this client ID in the Inspector's authentication settings; a public client has no secret.",
+    ),
+)
+PRESETS_BY_KEY = {preset.key: preset for preset in PRESETS}
+
+
+def preset_of(request: HttpRequest) -> Preset | None:
+    return PRESETS_BY_KEY.get(request.GET.get("preset", ""))
+
+
+# --- Tokens ------------------------------------------------------------------------------------------
+def _count(queryset: QuerySet) -> Coalesce:
+    counted = queryset.order_by().values("application").annotate(n=Count("pk")).values("n")[:1]
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def live_token_count() -> Coalesce:
+    """Per client: users' unexpired access tokens plus refresh tokens not revoked (one subquery
+    each, so the two counts do not multiply each other as two joins would). A self-registered
+    client's registration access token (RFC 7592, no user) is not counted: it only manages the
+    registration, though disabling the client revokes it too."""
+    now = timezone.now()
+    access = get_access_token_model().objects.filter(application=OuterRef("pk"), expires__gt=now, user__isnull=False)
+    refresh = get_refresh_token_model().objects.filter(application=OuterRef("pk"), revoked__isnull=True)
+    return _count(access) + _count(refresh)
+
+
+def live_tokens_of(client: Client) -> int:
+    now = timezone.now()
+    return (
+        get_access_token_model().objects.filter(application=client, expires__gt=now, user__isnull=False).count()
+        + get_refresh_token_model().objects.filter(application=client, revoked__isnull=True).count()
+    )
 
 
 def disable_and_revoke(client: Client) -> int:
-    """Disable `client` and revoke every token it holds; returns how many tokens went."""
-    client.is_enabled = False
-    client.save(update_fields=["is_enabled", "updated"])
-    revoked = (
-        get_refresh_token_model()
-        .objects.filter(application=client, revoked__isnull=True)
-        .update(revoked=timezone.now())
-    )
-    deleted, _ = get_access_token_model().objects.filter(application=client).delete()
-    audit.event("client_disabled", client_id=client.client_id, tokens=revoked + deleted)
-    return revoked + deleted
+    """Disable `client` and revoke every token it holds; returns how many live tokens went."""
+    with transaction.atomic():
+        live = live_tokens_of(client)
+        client.is_enabled = False
+        client.save(update_fields=["is_enabled", "updated"])
+        get_refresh_token_model().objects.filter(application=client, revoked__isnull=True).update(
+            revoked=timezone.now()
+        )
+        get_access_token_model().objects.filter(application=client).delete()
+        get_grant_model().objects.filter(application=client).delete()  # codes not yet redeemed
+    audit.event("client_disabled", client_id=client.client_id, tokens=live)
+    return live
+
+
+# --- The form ------------------------------------------------------------------------------------------
+class ClientForm(ApplicationForm):
+    """DOT's application form, with redirect URIs one per line and checked by the rules of
+    `authserver.redirects`, each refusal saying which rule and why."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields.get("redirect_uris")
+        if field is not None:
+            field.widget = forms.Textarea(
+                attrs={"rows": 5, "cols": 80, "spellcheck": "false", "class": "vLargeTextField"}
+            )
+            field.help_text = (
+                "One per line: where the application receives the user's answer. https on any host; "
+                "http only on 127.0.0.1 or localhost (any port); an app scheme such as cursor:// only if "
+                "PRIVATE_REDIRECT_SCHEMES allows it."
+            )
+            if self.instance.pk and not self.is_bound:
+                self.initial["redirect_uris"] = "\n".join(split_redirect_uris(self.instance.redirect_uris))
+            elif isinstance(self.initial.get("redirect_uris"), str):
+                self.initial["redirect_uris"] = "\n".join(split_redirect_uris(self.initial["redirect_uris"]))
+
+    def clean_redirect_uris(self) -> str:
+        uris = split_redirect_uris(self.cleaned_data.get("redirect_uris", ""))
+        if not uris:
+            raise ValidationError(
+                "Enter at least one redirect URI: without one, no user can be sent back to the application."
+            )
+        problems = [advice for uri in uris if (advice := redirect_uri_advice(uri))]
+        if problems:
+            raise ValidationError(problems)
+        return " ".join(uris)
+
+    def _update_errors(self, errors: ValidationError) -> None:
+        # The model's own checks (DOT's Application.clean) run after the form's and would repeat,
+        # less clearly, a refusal `clean_redirect_uris` already explained (or call the field empty,
+        # since a refused value never reaches the instance). Keep the form's message alone.
+        if hasattr(errors, "error_dict"):
+            kept = {name: errs for name, errs in errors.error_dict.items() if name not in self._errors}
+            if not kept:
+                return
+            errors = ValidationError(kept)
+        super()._update_errors(errors)
+
+
+# --- List filters ----------------------------------------------------------------------------------------
+class StatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return (
+            ("active", "Active"),
+            ("disabled", "Disabled"),
+            ("pending", "Waiting for approval"),
+            ("quarantined", "Quarantined"),
+        )
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "active":
+            return queryset.filter(is_enabled=True, approval=Client.Approval.APPROVED)
+        if value == "disabled":
+            return queryset.filter(is_enabled=False)
+        if value == "pending":
+            return queryset.filter(approval=Client.Approval.PENDING)
+        if value == "quarantined":
+            return queryset.filter(approval=Client.Approval.QUARANTINED)
+        return queryset
+
+
+class LastUsedFilter(admin.SimpleListFilter):
+    title = "last used"
+    parameter_name = "used"
+
+    def lookups(self, request, model_admin):
+        return (
+            ("7d", "In the last 7 days"),
+            ("30d", "In the last 30 days"),
+            ("old", "Over 30 days ago"),
+            ("never", "Never"),
+        )
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        value = self.value()
+        if value == "7d":
+            return queryset.filter(last_used_at__gte=now - timedelta(days=7))
+        if value == "30d":
+            return queryset.filter(last_used_at__gte=now - timedelta(days=30))
+        if value == "old":
+            return queryset.filter(last_used_at__lt=now - timedelta(days=30))
+        if value == "never":
+            return queryset.filter(last_used_at__isnull=True)
+        return queryset
+
+
+# --- The two lists ----------------------------------------------------------------------------------------
+def status_of(client: Client) -> tuple[str, str]:
+    """(CSS modifier, words) of a client's status."""
+    if not client.is_enabled:
+        return "disabled", "Disabled"
+    if client.approval == Client.Approval.PENDING:
+        return "pending", "Waiting for approval"
+    if client.approval == Client.Approval.QUARANTINED:
+        return "quarantined", "Quarantined"
+    return "active", "Active"
 
 
 class ClientAdmin(ApplicationAdmin):
-    """Registered by DOT itself, through APPLICATION_ADMIN_CLASS."""
+    """Every client; registered by DOT itself, through APPLICATION_ADMIN_CLASS."""
 
+    form = ClientForm
+    change_form_template = "admin/authserver/client/change_form.html"
+    change_list_template = "admin/authserver/client/change_list.html"
     list_display = (
-        "name",
-        "client_id",
+        "display_name",
+        "client_id_code",
         "client_type",
-        "registration_source",
-        "approval",
-        "is_enabled",
-        "last_used_at",
+        "registered_by",
+        "redirect_uri_list",
+        "status",
+        "last_used",
         "live_tokens",
     )
-    list_filter = ("registration_source", "approval", "is_enabled", "client_type", "authorization_grant_type")
+    list_display_links = ("display_name",)
+    list_filter = (StatusFilter, "registration_source", "client_type", LastUsedFilter)
     search_fields = ("name", "client_id", "redirect_uris")
-    readonly_fields = ("registration_source", "cimd_expires_at", "created", "updated", "last_used_at")
-    radio_fields = {"client_type": admin.HORIZONTAL}
-    actions = ("approve", "quarantine", "disable_and_revoke_tokens")
+    search_help_text = "Search by name, client ID or redirect URI."
+    readonly_fields = (
+        "registration_source",
+        "cimd_expires_at",
+        "created",
+        "updated",
+        "last_used",
+        "live_tokens",
+        "redirect_uri_list",
+    )
+    radio_fields = {"client_type": admin.HORIZONTAL, "authorization_grant_type": admin.VERTICAL}
+    actions = ("disable_and_revoke_tokens", "enable_clients")
     ordering = ("-created",)
+    list_per_page = 50
+    view_on_site = False  # DOT's own client pages are not served here
 
-    def get_queryset(self, request):
+    class Media:
+        js = ("authserver/client_form.js",)
+
+    # --- what is shown -------------------------------------------------------------------------------
+    def base_queryset(self) -> QuerySet:
+        return self.model._default_manager.annotate(live_token_count=live_token_count())
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # As ModelAdmin.get_queryset, with the annotations added before the ordering that uses them.
+        queryset = self.base_queryset()
+        ordering = self.get_ordering(request)
+        return queryset.order_by(*ordering) if ordering else queryset
+
+    @admin.display(description="name", ordering="name")
+    def display_name(self, client: Client) -> str:
+        return client.name or "(no name)"
+
+    @admin.display(description="client ID", ordering="client_id")
+    def client_id_code(self, client: Client) -> str:
+        return format_html('<code class="client-id" title="{}">{}</code>', client.client_id, client.client_id)
+
+    @admin.display(description="registered by", ordering="registration_source")
+    def registered_by(self, client: Client) -> str:
+        return REGISTERED_BY.get(client.registration_source, client.registration_source)
+
+    @admin.display(description="redirect URIs")
+    def redirect_uri_list(self, client: Client) -> str:
+        uris = split_redirect_uris(client.redirect_uris)
+        if not uris:
+            return "–"
+        return format_html(
+            '<ul class="uri-list">{}</ul>', format_html_join("", "<li><code>{}</code></li>", ((u,) for u in uris))
+        )
+
+    @admin.display(description="status", ordering="is_enabled")
+    def status(self, client: Client) -> str:
+        modifier, words = status_of(client)
+        return format_html('<span class="client-status client-status-{}">{}</span>', modifier, words)
+
+    @admin.display(description="last used", ordering="last_used_at")
+    def last_used(self, client: Client) -> str:
+        if client.last_used_at is None:
+            return "never"
+        return format_html(
+            '<time datetime="{}">{}</time>',
+            client.last_used_at.isoformat(),
+            client.last_used_at.strftime("%d %b %Y, %H:%M UTC"),
+        )
+
+    @admin.display(description="tokens", ordering="live_token_count")
+    def live_tokens(self, client: Client) -> int:
+        count = getattr(client, "live_token_count", None)
+        return live_tokens_of(client) if count is None else count
+
+    def get_fieldsets(self, request: HttpRequest, obj: Client | None = None):
+        if obj is not None and obj.is_self_registered:
+            return SELF_REGISTERED_FIELDSETS
+        fieldsets = [
+            (
+                None,
+                {
+                    "fields": ("name", "client_id", "redirect_uris", "client_type"),
+                    "description": "Public clients (apps on the user's computer) have no secret and always "
+                    "use PKCE; confidential clients (web services) also prove themselves with a secret.",
+                },
+            ),
+            (
+                "Client secret (confidential clients only)",
+                {
+                    "fields": ("client_secret", "hash_client_secret"),
+                    "description": "Copy the secret before you save: it is stored hashed and cannot be shown again.",
+                },
+            ),
+            ("Status", {"fields": ("is_enabled",)}),
+            (
+                "Advanced",
+                {
+                    "classes": ("collapse",),
+                    "fields": (
+                        "authorization_grant_type",
+                        "skip_authorization",
+                        "allowed_origins",
+                        "post_logout_redirect_uris",
+                        "algorithm",
+                        "user",
+                    ),
+                },
+            ),
+        ]
+        if obj is not None:
+            fieldsets.insert(
+                3, ("Activity", {"fields": ("registration_source", "created", "updated", "last_used", "live_tokens")})
+            )
+        return fieldsets
+
+    def save_model(self, request: HttpRequest, obj: Client, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change:
+            for field in ("approval", "is_enabled", "is_verified"):
+                if field in form.changed_data:
+                    audit.event(
+                        "client_changed_by_admin",
+                        client_id=obj.client_id,
+                        user_id=request.user.pk,
+                        field=field,
+                        value=getattr(obj, field),
+                    )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Client | None = None):
+        if obj is not None and obj.is_self_registered:
+            return SELF_REGISTERED_READONLY
+        return self.readonly_fields
+
+    # --- adding from a preset ---------------------------------------------------------------------------
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict:
+        initial = super().get_changeform_initial_data(request)
+        initial.setdefault("authorization_grant_type", Client.GRANT_AUTHORIZATION_CODE)
+        initial.setdefault("client_type", Client.CLIENT_PUBLIC)
+        preset = preset_of(request)
+        if preset is not None:
+            initial.update(
+                name=preset.name,
+                redirect_uris="\n".join(preset.redirect_uris),
+                client_type=preset.client_type,
+            )
+        return initial
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
+        extra_context = {**(extra_context or {}), "presets": PRESETS, "preset": preset_of(request)}
+        return super().add_view(request, form_url, extra_context)
+
+    def response_add(self, request: HttpRequest, obj: Client, post_url_continue: str | None = None) -> HttpResponse:
+        preset = preset_of(request)
+        next_step = preset.next_step if preset else "Configure the application with this client ID."
+        secret = (
+            " Its secret is the one shown on the form (stored hashed, it cannot be shown again)."
+            if obj.client_type == Client.CLIENT_CONFIDENTIAL
+            else ""
+        )
+        self.message_user(
+            request,
+            format_html(
+                '{} is registered with the client ID <code class="new-client-id">{}</code>. {}{}',
+                obj.name or "The client",
+                obj.client_id,
+                next_step,
+                secret,
+            ),
+            messages.SUCCESS,
+        )
+        audit.event("client_added_by_admin", client_id=obj.client_id, user_id=request.user.pk)
+        return super().response_add(request, obj, post_url_continue)
+
+    # --- changelist -------------------------------------------------------------------------------------
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        waiting = Client.objects.filter(
+            registration_source__in=SELF_REGISTERED, approval=Client.Approval.PENDING
+        ).count()
+        extra_context = {
+            **(extra_context or {}),
+            "waiting_for_approval": waiting,
+            "approval_setting": settings.NEW_CLIENT_APPROVAL,
+        }
+        return super().changelist_view(request, extra_context)
+
+    # --- disable and revoke -------------------------------------------------------------------------------
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/disable/",
+                self.admin_site.admin_view(self.disable_view),
+                name=f"{self.opts.app_label}_{self.opts.model_name}_disable",
+            ),
+            *super().get_urls(),
+        ]
+
+    def disable_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The change page's "Disable and revoke all tokens" button, with its confirmation."""
+        client = get_object_or_404(self.get_queryset(request), pk=object_id)
+        if not self.has_change_permission(request, client):
+            raise PermissionDenied
+        if request.method == "POST":
+            tokens = disable_and_revoke(client)
+            self.message_user(request, f"{client} is disabled; {tokens} live token(s) revoked.", messages.WARNING)
+            return HttpResponseRedirect(
+                reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[client.pk])
+            )
+        return self._confirm_disable(request, [client], single=True)
+
+    def _confirm_disable(self, request: HttpRequest, clients: list[Client], single: bool = False) -> HttpResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Disable and revoke all tokens?",
+            "opts": self.opts,
+            "clients": [(client, live_tokens_of(client)) for client in clients],
+            "single": single,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/authserver/client/disable_confirmation.html", context)
+
+    @admin.action(description="Disable the selected clients and revoke all their tokens", permissions=["change"])
+    def disable_and_revoke_tokens(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        clients = list(queryset)
+        if request.POST.get("confirm") != "yes":
+            return self._confirm_disable(request, clients)
+        tokens = sum(disable_and_revoke(client) for client in clients)
+        self.message_user(
+            request, f"{len(clients)} client(s) disabled, {tokens} live token(s) revoked.", messages.WARNING
+        )
+        return None
+
+    @admin.action(description="Enable the selected clients", permissions=["change"])
+    def enable_clients(self, request: HttpRequest, queryset: QuerySet) -> None:
+        clients = list(queryset.filter(is_enabled=False))
+        for client in clients:
+            client.is_enabled = True
+            client.save(update_fields=["is_enabled", "updated"])
+            audit.event("client_enabled", client_id=client.client_id, user_id=request.user.pk)
+        self.message_user(
+            request,
+            f"{len(clients)} client(s) enabled. Their users must sign in again: revoked tokens stay revoked.",
+            messages.SUCCESS,
+        )
+
+
+SELF_REGISTERED_READONLY = (
+    "name",
+    "client_id",
+    "registration_source",
+    "redirect_uri_list",
+    "client_type",
+    "cimd_expires_at",
+    "created",
+    "last_used",
+    "live_tokens",
+)
+SELF_REGISTERED_FIELDSETS = [
+    (
+        None,
+        {
+            "fields": ("name", "client_id", "registration_source", "redirect_uri_list", "client_type"),
+            "description": "This client registered itself: its name and addresses are what it claims, "
+            "unchecked. Approve it only if you expect it.",
+        },
+    ),
+    ("Review", {"fields": ("approval", "is_enabled", "is_verified")}),
+    ("Activity", {"fields": ("created", "last_used", "live_tokens", "cimd_expires_at")}),
+]
+
+
+@admin.register(SelfRegisteredClient)
+class SelfRegisteredClientAdmin(ClientAdmin):
+    """The review queue: clients that registered themselves or came by URL, waiting ones first."""
+
+    change_list_template = "admin/authserver/selfregisteredclient/change_list.html"
+    list_display = (
+        "display_name",
+        "client_id_code",
+        "registered_by",
+        "redirect_uri_list",
+        "status",
+        "created",
+        "last_used",
+        "live_tokens",
+    )
+    list_filter = (StatusFilter, "registration_source", "is_verified", LastUsedFilter)
+    actions = ("approve", "quarantine", "disable_and_revoke_tokens", "enable_clients")
+
+    def get_ordering(self, request: HttpRequest) -> tuple[str, ...]:
+        return ("waiting_first", "-created")  # an annotation, which the `ordering` attribute may not name
+
+    def base_queryset(self) -> QuerySet:
         return (
             super()
-            .get_queryset(request)
-            .annotate(live_token_count=Count("accesstoken", filter=Q(accesstoken__expires__gt=timezone.now())))
+            .base_queryset()
+            .filter(registration_source__in=SELF_REGISTERED)
+            .annotate(waiting_first=Case(When(approval=Client.Approval.PENDING, then=Value(0)), default=Value(1)))
         )
 
-    @admin.display(description="live tokens", ordering="live_token_count")
-    def live_tokens(self, client: Client) -> int:
-        return client.live_token_count
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # they register themselves; administrators add clients under "Clients"
 
-    @admin.action(description="Approve the selected clients")
-    def approve(self, request, queryset) -> None:
-        count = queryset.update(approval=Client.Approval.APPROVED)
-        self.message_user(request, f"{count} client(s) approved.", messages.SUCCESS)
+    def _set_approval(self, request: HttpRequest, queryset: QuerySet, approval: str, event: str) -> int:
+        clients = list(queryset.exclude(approval=approval))
+        for client in clients:
+            client.approval = approval
+            client.save(update_fields=["approval", "updated"])
+            audit.event(event, client_id=client.client_id, user_id=request.user.pk)
+        return len(clients)
 
-    @admin.action(description="Quarantine the selected clients")
-    def quarantine(self, request, queryset) -> None:
-        count = queryset.update(approval=Client.Approval.QUARANTINED)
-        self.message_user(request, f"{count} client(s) quarantined.", messages.WARNING)
+    @admin.action(description="Approve the selected clients", permissions=["change"])
+    def approve(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = self._set_approval(request, queryset, Client.Approval.APPROVED, "client_approved")
+        self.message_user(request, f"{count} client(s) approved: users can now sign in to them.", messages.SUCCESS)
 
-    @admin.action(description="Disable the selected clients and revoke all their tokens")
-    def disable_and_revoke_tokens(self, request, queryset) -> None:
-        tokens = sum(disable_and_revoke(client) for client in queryset)
+    @admin.action(description="Quarantine the selected clients", permissions=["change"])
+    def quarantine(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = self._set_approval(request, queryset, Client.Approval.QUARANTINED, "client_quarantined")
         self.message_user(
-            request, f"{queryset.count()} client(s) disabled, {tokens} token(s) revoked.", messages.WARNING
+            request,
+            f"{count} client(s) quarantined: they get no new tokens and their tokens are refused until approved.",
+            messages.WARNING,
         )
+
+
+admin.site.site_header = f"{settings.OAUTH2_PROVIDER['OAUTH2_PROTECTED_RESOURCE_NAME']} · administration"
+admin.site.site_title = settings.OAUTH2_PROVIDER["OAUTH2_PROTECTED_RESOURCE_NAME"]
+admin.site.index_title = "Clients, tokens and users"
+# The lists of clients are wide (redirect URIs, status, tokens): they get the whole width, and the
+# home page lists every model anyway.
+admin.site.enable_nav_sidebar = False

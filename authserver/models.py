@@ -57,6 +57,16 @@ class Client(AbstractApplication):
         return self.is_verified or not self.is_self_registered
 
 
+class SelfRegisteredClient(Client):
+    """The clients that registered themselves (RFC 7591) or came by URL (CIMD): the same rows as
+    `Client`, given their own admin list, where an administrator approves or quarantines them."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "self-registered client"
+        verbose_name_plural = "self-registered clients"
+
+
 class UsedAuthorizationCode(models.Model):
     """A redeemed authorization code, kept until it would have expired anyway.
 

@@ -5,6 +5,10 @@
   authorization time (DOT's loopback rule with ALLOW_LOCALHOST_LOOPBACK);
 - a private-use scheme only from PRIVATE_REDIRECT_SCHEMES (e.g. `cursor://…`);
 - never a fragment, user info, or a wildcard.
+
+`redirect_uri_problem` says what is wrong in words for a client developer (the registration
+endpoint's `error_description`); `redirect_uri_advice` adds why the rule exists, for the
+administrator filling in the admin's "add client" form.
 """
 
 from __future__ import annotations
@@ -15,34 +19,77 @@ from django.conf import settings
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
+# Why each rule exists, in one sentence an administrator can act on.
+RULE_REASONS: dict[str, str] = {
+    "empty": "Enter one redirect URI per line.",
+    "whitespace": "Put each redirect URI on its own line, without spaces inside it.",
+    "invalid": "Check the spelling: a redirect URI looks like https://app.example.com/oauth/callback.",
+    "relative": "The redirect URI must be a full address, starting with https://.",
+    "fragment": "Authorization codes are sent in the query; a #fragment would never match (RFC 6749 §3.1.2).",
+    "userinfo": "Credentials in an address can disguise where users are really sent.",
+    "wildcard": "Every redirect URI must be registered exactly, so that codes cannot be sent anywhere else.",
+    "no-host": "An https redirect URI needs the host name of the application's web server.",
+    "http-remote": (
+        "Plain http would expose the authorization code on the network; only an application running on "
+        "the user's own computer (http://127.0.0.1 or http://localhost, any port) may use it."
+    ),
+    "scheme": (
+        "Apps on the user's computer may use their own scheme (such as cursor://) only if the server "
+        "allows it: see PRIVATE_REDIRECT_SCHEMES."
+    ),
+}
 
-def redirect_uri_problem(uri: str) -> str | None:
-    """Why `uri` may not be registered, in words for the client developer; None when it may."""
+
+def _check(uri: str) -> tuple[str, str] | None:
+    """(rule broken, message) for a URI that may not be registered; None when it may."""
     if not isinstance(uri, str) or not uri.strip():
-        return "a redirect URI must be a non-empty string"
+        return "empty", "a redirect URI must be a non-empty string"
     if uri != uri.strip() or any(ch.isspace() for ch in uri):
-        return f"redirect URI {uri!r} contains whitespace"
+        return "whitespace", f"redirect URI {uri!r} contains whitespace"
     try:
         parts = urlsplit(uri)
         parts.port  # noqa: B018 (raises ValueError on a bad port)
     except ValueError:
-        return f"redirect URI {uri!r} is not a valid URI"
+        return "invalid", f"redirect URI {uri!r} is not a valid URI"
     scheme = parts.scheme.lower()
     if not scheme:
-        return f"redirect URI {uri!r} must be absolute"
+        return "relative", f"redirect URI {uri!r} must be absolute"
     if parts.fragment or "#" in uri:
-        return f"redirect URI {uri!r} must not contain a fragment"
+        return "fragment", f"redirect URI {uri!r} must not contain a fragment"
     if parts.username or parts.password:
-        return f"redirect URI {uri!r} must not contain user information"
+        return "userinfo", f"redirect URI {uri!r} must not contain user information"
     if "*" in uri:
-        return f"redirect URI {uri!r} must not contain a wildcard"
+        return "wildcard", f"redirect URI {uri!r} must not contain a wildcard"
     if scheme == "https":
-        return None if parts.hostname else f"redirect URI {uri!r} has no host"
+        return None if parts.hostname else ("no-host", f"redirect URI {uri!r} has no host")
     if scheme == "http":
         if parts.hostname in LOOPBACK_HOSTS:
             return None
-        return f"redirect URI {uri!r} uses http on a non-loopback host; use https, or http://127.0.0.1"
+        return (
+            "http-remote",
+            f"redirect URI {uri!r} uses http on a non-loopback host; use https, or http://127.0.0.1",
+        )
     if scheme in {s.lower() for s in settings.PRIVATE_REDIRECT_SCHEMES}:
         return None
     allowed = ", ".join(["https", "http (loopback only)", *settings.PRIVATE_REDIRECT_SCHEMES])
-    return f"redirect URI {uri!r} uses the scheme {scheme!r}; allowed: {allowed}"
+    return "scheme", f"redirect URI {uri!r} uses the scheme {scheme!r}; allowed: {allowed}"
+
+
+def redirect_uri_problem(uri: str) -> str | None:
+    """Why `uri` may not be registered, in words for the client developer; None when it may."""
+    found = _check(uri)
+    return found[1] if found else None
+
+
+def redirect_uri_advice(uri: str) -> str | None:
+    """Why `uri` may not be registered and what to do instead, for a person; None when it may."""
+    found = _check(uri)
+    if found is None:
+        return None
+    rule, message = found
+    return f"{message[0].upper()}{message[1:]}. {RULE_REASONS[rule]}"
+
+
+def split_redirect_uris(text: str) -> list[str]:
+    """The URIs of a list typed one per line (or separated by spaces, as DOT stores them)."""
+    return list(dict.fromkeys((text or "").split()))
