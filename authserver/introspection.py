@@ -1,0 +1,189 @@
+"""RFC 7662 token introspection, for a resource server deployed apart from this authorization
+server (SERVER_ROLE=authorization; see docker-compose.split.yml).
+
+Written here instead of mounting django-oauth-toolkit's IntrospectTokenView, which lets *any*
+authenticated client (an anonymous self-registration is enough) or any bearer token with the
+`introspection` scope read *any* token's user (research/dot.md §4). Here only the confidential
+clients named in settings.INTROSPECTION_CLIENT_IDS, authenticated with their secret, may ask,
+and a token is active only under the same rules the co-located resource server applies
+(mcpserver/tokens.py): live, bound to the served MCP resource, its client usable, its user active.
+The endpoint is absent (404) unless introspection clients are configured.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import calendar
+import hashlib
+import time
+from urllib.parse import unquote_plus
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password, identify_hasher
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+from django.views.decorators.csrf import csrf_exempt
+from oauth2_provider.models import get_access_token_model
+
+from . import audit
+from .middleware import json_error
+from .models import Client
+
+MAX_TOKEN_LENGTH = 512
+CLIENT_NAME = "MCP resource server (token introspection)"
+
+# Client secrets are stored hashed with a deliberately slow hasher (about 0.5 s a check here).
+# A resource server introspects on every cache miss, so a secret that verified is remembered
+# for a few minutes in this process (as a digest; another process simply checks it again).
+CREDENTIAL_MEMO_SECONDS = 300
+_verified_credentials: dict[str, float] = {}
+
+
+def enabled() -> bool:
+    return settings.SERVER_ROLE == "authorization" and bool(settings.INTROSPECTION_CLIENT_IDS)
+
+
+def presented_credentials(request: HttpRequest) -> tuple[str, str] | None:
+    """(client_id, client_secret) from HTTP Basic (RFC 6749 §2.3.1, form-encoded) or the body."""
+    authorization = request.headers.get("Authorization", "")
+    kind, _, value = authorization.partition(" ")
+    if kind.lower() == "basic":
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        client_id, colon, secret = decoded.partition(":")
+        return (unquote_plus(client_id), unquote_plus(secret)) if colon else None
+    if authorization:
+        return None  # a bearer token is not a client credential here
+    client_id, secret = request.POST.get("client_id"), request.POST.get("client_secret")
+    return (client_id, secret) if client_id and secret else None
+
+
+def secret_matches(client: Client, secret: str) -> bool:
+    memo_key = hashlib.sha256(f"{client.client_id}\0{secret}\0{client.client_secret}".encode()).hexdigest()
+    now = time.monotonic()
+    if _verified_credentials.get(memo_key, 0) > now:
+        return True
+    try:
+        identify_hasher(client.client_secret)
+        matches = check_password(secret, client.client_secret)
+    except ValueError:  # stored unhashed (hash_client_secret off), as django-oauth-toolkit allows
+        matches = constant_time_compare(secret, client.client_secret)
+    if matches:
+        if len(_verified_credentials) > 64:
+            _verified_credentials.clear()
+        _verified_credentials[memo_key] = now + CREDENTIAL_MEMO_SECONDS
+    return matches
+
+
+def authenticated_client(request: HttpRequest) -> Client | None:
+    """The allowed introspection client that authenticated this request, or None."""
+    credentials = presented_credentials(request)
+    if credentials is None or credentials[0] not in settings.INTROSPECTION_CLIENT_IDS:
+        return None  # decided before any database work or secret hashing
+    client = Client.objects.filter(client_id=credentials[0]).first()
+    if client is None or client.client_type != Client.CLIENT_CONFIDENTIAL or not client.is_usable(request):
+        return None
+    return client if secret_matches(client, credentials[1]) else None
+
+
+def token_claims(token_value: str) -> dict:
+    """The RFC 7662 answer for an access token value."""
+    if not token_value or len(token_value) > MAX_TOKEN_LENGTH:
+        return {"active": False}
+    checksum = hashlib.sha256(token_value.encode("utf-8")).hexdigest()
+    token = (
+        get_access_token_model().objects.select_related("application", "user").filter(token_checksum=checksum).first()
+    )
+    if (
+        token is None
+        or token.expires <= timezone.now()
+        or settings.MCP_URL not in (token.resource or [])
+        or token.application is None
+        or not token.application.is_usable(None)
+        or token.user is None
+        or not token.user.is_active
+    ):
+        return {"active": False}
+    return {
+        "active": True,
+        "scope": token.scope,
+        "client_id": token.application.client_id,
+        "username": token.user.get_username(),
+        "sub": str(token.user.pk),
+        "aud": list(token.resource),
+        "iss": settings.ISSUER,
+        "exp": calendar.timegm(token.expires.utctimetuple()),
+        "iat": calendar.timegm(token.created.utctimetuple()),
+        "token_type": "Bearer",
+    }
+
+
+def no_store(response: JsonResponse) -> JsonResponse:
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
+
+
+@csrf_exempt  # called by servers with client credentials, never by a browser with cookies
+def introspect(request: HttpRequest) -> JsonResponse:
+    if not enabled():
+        return json_error(404, f"There is nothing at {request.path}")
+    if request.method != "POST":
+        response = JsonResponse(
+            {"error": "invalid_request", "error_description": "Introspection takes a POST"}, status=405
+        )
+        response["Allow"] = "POST"
+        return response
+    client = authenticated_client(request)
+    if client is None:
+        audit.event("introspection_refused", ip=request.META.get("REMOTE_ADDR"), reason="client not authenticated")
+        response = JsonResponse(
+            {"error": "invalid_client", "error_description": "Only the resource server's own client may introspect"},
+            status=401,
+        )
+        response["WWW-Authenticate"] = 'Basic realm="introspection"'
+        return no_store(response)
+    token_value = request.POST.get("token")
+    if not token_value:
+        return no_store(
+            JsonResponse(
+                {"error": "invalid_request", "error_description": "The token parameter is missing"}, status=400
+            )
+        )
+    return no_store(JsonResponse(token_claims(token_value)))
+
+
+def ensure_introspection_client() -> str:
+    """Create or update the resource server's confidential client from INTROSPECTION_CLIENT_ID
+    and INTROSPECTION_CLIENT_SECRET (run by docker/prestart.py); says what it did.
+
+    It is registered for the authorization code grant without any redirect URI, so it can
+    authenticate here but never obtain a token.
+    """
+    client_id, secret = settings.INTROSPECTION_CLIENT_ID, settings.INTROSPECTION_CLIENT_SECRET
+    if settings.SERVER_ROLE != "authorization" or not client_id:
+        return "no introspection client configured"
+    if not secret:
+        raise ValueError("INTROSPECTION_CLIENT_SECRET is required with INTROSPECTION_CLIENT_ID")
+    client = Client.objects.filter(client_id=client_id).first()
+    if client is None:
+        Client.objects.create(
+            client_id=client_id,
+            client_secret=secret,
+            name=CLIENT_NAME,
+            client_type=Client.CLIENT_CONFIDENTIAL,
+            authorization_grant_type=Client.GRANT_AUTHORIZATION_CODE,
+            redirect_uris="",
+            is_verified=True,
+        )
+        return f"created introspection client {client_id!r}"
+    if client.client_type != Client.CLIENT_CONFIDENTIAL or not secret_matches(client, secret):
+        client.client_type = Client.CLIENT_CONFIDENTIAL
+        client.client_secret = secret
+        client.save()
+        return f"updated introspection client {client_id!r}"
+    return f"introspection client {client_id!r} is up to date"
