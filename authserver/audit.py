@@ -1,7 +1,15 @@
 """The security audit trail: one JSON line per event on the `audit` logger, for both roles.
 
 Events carry ids (user, client, tool) and never a token, code, secret or password: callers pass
-only the fields below, and `event` drops any value that looks like a credential.
+only ids and reasons, and `event` drops any field whose name says it holds a credential. User
+and client ids are always strings, so the events of both roles join on them (the MCP side
+knows the user as the token's subject, a string).
+
+Events: login_succeeded, login_failed, login_locked_out, consent_granted, consent_denied,
+token_issued, token_refreshed, token_revoked, refresh_race_refused, refresh_reuse_detected,
+code_replayed, client_registered, registration_throttled, throttled, client_disabled,
+grant_revoked_by_user, mcp_unauthorized (401, with the reason), mcp_forbidden (403),
+mcp_refused (Host/Origin), mcp_unavailable (503), tool_called (user, client, tool).
 """
 
 from __future__ import annotations
@@ -13,11 +21,33 @@ logger = logging.getLogger("audit")
 
 # Field names that must never reach the log, whatever a caller passes.
 SECRET_FIELDS = frozenset(
-    {"token", "access_token", "refresh_token", "code", "code_verifier", "client_secret", "password"}
+    {
+        "token",
+        "access_token",
+        "refresh_token",
+        "code",
+        "code_verifier",
+        "client_secret",
+        "password",
+        "registration_access_token",
+        "authorization",
+        "cookie",
+    }
 )
+SECRET_SUFFIXES = ("_token", "_secret", "password", "_code")
+
+ID_FIELDS = ("user_id", "client_id")
+
+
+def is_secret_field(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in SECRET_FIELDS or lowered.endswith(SECRET_SUFFIXES)
 
 
 def event(name: str, **fields: Any) -> None:
     """Record security event `name` with its context (user_id, client_id, reason, …)."""
-    clean = {key: value for key, value in fields.items() if key not in SECRET_FIELDS and value is not None}
+    clean = {key: value for key, value in fields.items() if not is_secret_field(key) and value is not None}
+    for key in ID_FIELDS:
+        if key in clean:
+            clean[key] = str(clean[key])
     logger.info(name, extra={"audit": {"event": name, **clean}})

@@ -129,14 +129,11 @@ def _complete_response(response: HttpResponse, metadata: dict[str, Any], issued_
 
 class RegistrationView(DynamicClientRegistrationView):
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        verdict = throttling.hit(
-            f"register:ip:{throttling.client_ip(request)}",
-            settings.REGISTRATION_RATE_LIMIT,
-            settings.REGISTRATION_RATE_WINDOW,
-        )
+        # Per client IP and in total (settings.THROTTLES["register"]).
+        verdict = throttling.check("register", throttling.client_ip(request))
         if not verdict.allowed:
             audit.event("registration_throttled", ip=throttling.client_ip(request))
-            return throttling.too_many_requests(verdict, "Too many client registrations from this address")
+            return throttling.too_many_requests(verdict, throttling.DESCRIPTIONS["register"])
         try:
             metadata = normalise_metadata(request.body)
         except MetadataError as error:

@@ -1,20 +1,34 @@
-"""Fixed-window rate limits whose counters live in the database, shared by every worker and
-replica.
+"""Abuse limits whose state is shared by every worker and replica: fixed-window rate limits per
+client IP and in total (registration, token requests, sign-in attempts, CIMD fetches), and the
+sign-in lockout after repeated failures (django-axes, keyed on username and IP).
 
-Written by hand because Django's cache `incr` is a read-then-write on the database and file
-caches, so parallel requests on several workers would under-count; one `INSERT … ON CONFLICT
-DO UPDATE … RETURNING` statement counts atomically on both SQLite (≥ 3.35) and PostgreSQL.
+The counter is written by hand because Django's cache `incr` is a read-then-write on the
+database and file caches, so parallel requests on several workers would under-count; one
+`INSERT … ON CONFLICT DO UPDATE … RETURNING` statement counts atomically on both SQLite
+(≥ 3.35) and PostgreSQL.
+
+Every refusal is a 429 with `Retry-After`: a JSON body for programs, a page for a person's
+browser on the sign-in and authorization pages.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import wraps
 
+from axes.backends import AxesStandaloneBackend
+from axes.helpers import get_cool_off
+from django.conf import settings
 from django.db import connection, transaction
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 
+from . import audit
+from .middleware import is_api_path
 from .models import RateLimitCounter
 
 
@@ -24,6 +38,15 @@ class Verdict:
     hits: int
     limit: int
     retry_after: int  # seconds until the window ends
+
+
+@dataclass(frozen=True)
+class Limit:
+    """How many hits one client IP, and all clients together, may make per window."""
+
+    per_ip: int
+    total: int
+    window: int
 
 
 def hit(key: str, limit: int, window: int, now: float | None = None) -> Verdict:
@@ -49,22 +72,179 @@ def hit(key: str, limit: int, window: int, now: float | None = None) -> Verdict:
     return Verdict(allowed=hits <= limit, hits=hits, limit=limit, retry_after=retry_after)
 
 
-def client_ip(request: HttpRequest) -> str:
-    """The peer address; behind a trusted proxy uvicorn has already put the real client here."""
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
+def client_ip(request) -> str:
+    """The peer address; behind a trusted proxy uvicorn has already put the real client here.
+
+    Takes a Django request, or the oauthlib request of a CIMD permission check (whose headers
+    are Django's META)."""
+    meta = getattr(request, "META", None)
+    if meta is None:
+        meta = getattr(request, "headers", None) or {}
+    return meta.get("REMOTE_ADDR", "") or "unknown"
 
 
-def too_many_requests(verdict: Verdict, description: str) -> JsonResponse:
-    response = JsonResponse(
-        {"error": "too_many_requests", "error_description": description, "retry_after": verdict.retry_after},
-        status=429,
-    )
+def check(name: str, ip: str, now: float | None = None) -> Verdict:
+    """Count one hit of limit `name` (settings.THROTTLES) for `ip` and in total: the first
+    refusal, or the per-IP verdict when both allow.
+
+    The per-IP counter is checked first, and the total is not counted once the IP is over its
+    own limit, so one noisy client cannot use up everyone else's share.
+    """
+    limit = Limit(*settings.THROTTLES[name])
+    per_ip = hit(f"{name}:ip:{ip}", limit.per_ip, limit.window, now)
+    if not per_ip.allowed:
+        return per_ip
+    total = hit(f"{name}:all", limit.total, limit.window, now)
+    return total if not total.allowed else per_ip
+
+
+def address_or_none(request) -> str | None:
+    """AXES_CLIENT_IP_CALLABLE: the client's IP address, or None when there is none (a request
+    built in a test, a Unix socket): axes stores it in an IP address column, which PostgreSQL
+    checks."""
+    address = client_ip(request)
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
+
+
+DESCRIPTIONS = {
+    "register": "Too many client registrations; try again later",
+    "token": "Too many token requests; try again later",
+    "login": "Too many sign-in attempts; try again later",
+    "cimd": "Too many new URL client ids (client metadata documents) to fetch; try again later",
+}
+
+
+def wants_page(request: HttpRequest) -> bool:
+    """A person's browser on a page meant for people (not an API endpoint)."""
+    return "text/html" in request.headers.get("Accept", "") and not is_api_path(request.path)
+
+
+def too_many_requests(verdict: Verdict, description: str, request: HttpRequest | None = None) -> HttpResponse:
+    """The 429 answer: JSON (the OAuth error object shape), or a page for a person's browser."""
+    if request is not None and wants_page(request):
+        response = render(
+            request,
+            "authserver/error.html",
+            {
+                "title": "Too many requests",
+                "error": "too_many_requests",
+                "description": f"{description} (in {verdict.retry_after} seconds).",
+            },
+            status=429,
+        )
+    else:
+        response = JsonResponse(
+            {"error": "too_many_requests", "error_description": description, "retry_after": verdict.retry_after},
+            status=429,
+        )
     response["Retry-After"] = str(verdict.retry_after)
+    response["Cache-Control"] = "no-store"
     return response
 
 
+class Throttled(Exception):
+    """Raised where no response can be returned (inside django-oauth-toolkit, e.g. the CIMD
+    permission check); `ThrottleMiddleware` turns it into the 429."""
+
+    def __init__(self, name: str, verdict: Verdict) -> None:
+        super().__init__(DESCRIPTIONS[name])
+        self.name = name
+        self.verdict = verdict
+
+
+def enforce(name: str, request) -> None:
+    """Count a hit of limit `name` for this request's client; raise Throttled past a limit."""
+    ip = client_ip(request)
+    verdict = check(name, ip)
+    if not verdict.allowed:
+        audit.event("throttled", limit=name, ip=ip, hits=verdict.hits, allowed=verdict.limit)
+        raise Throttled(name, verdict)
+
+
+def throttled(name: str, methods: tuple[str, ...] = ("POST",)) -> Callable:
+    """Decorate a view (function or method) so that `methods` requests count against `name`."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(*args, **kwargs) -> HttpResponse:
+            request = next(arg for arg in args if isinstance(arg, HttpRequest))
+            if request.method in methods:
+                try:
+                    enforce(name, request)
+                except Throttled as refusal:
+                    return too_many_requests(refusal.verdict, str(refusal), request)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+class ThrottleMiddleware:
+    """Turns a `Throttled` raised anywhere in a view into the 429 answer."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, Throttled):
+            return too_many_requests(exception.verdict, str(exception), request)
+        return None
+
+
+class CIMDFetchThrottle:
+    """A CIMD registration permission (CIMD_REGISTRATION_PERMISSION_CLASSES): each URL client id
+    this server has not seen yet costs an outbound fetch, so they are limited per IP and in
+    total. DOT asks only before fetching (first sight, or a stale document)."""
+
+    def has_permission(self, request, client_id: str) -> bool:
+        enforce("cimd", request)
+        return True
+
+
+# --- Sign-in lockout (django-axes) -------------------------------------------------------------
+
+
+class LoginLockoutBackend(AxesStandaloneBackend):
+    """django-axes' lockout check, for sign-ins that come with a request (every HTTP sign-in).
+
+    `authenticate()` without a request (Django's test client `login()`, management commands)
+    has no client IP to key a lockout on; axes would refuse it outright, so it is left to the
+    next backend instead.
+    """
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if request is None:
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)
+
+
+def lockout_seconds(request: HttpRequest | None = None) -> int:
+    cool_off = get_cool_off(request)
+    return int(cool_off.total_seconds()) if cool_off else 0
+
+
+def lockout_response(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:
+    """AXES_LOCKOUT_CALLABLE: 429 with Retry-After, as a page or JSON.
+
+    Every failure during a lockout restarts the cool-off (axes' default), so the whole cool-off
+    is what the client has to wait from now.
+    """
+    seconds = max(1, lockout_seconds(request))
+    verdict = Verdict(allowed=False, hits=0, limit=settings.AXES_FAILURE_LIMIT, retry_after=seconds)
+    return too_many_requests(
+        verdict, "Too many failed sign-in attempts for this account from your address; try again later", request
+    )
+
+
 def prune_counters(now: float | None = None, keep_seconds: int = 86400) -> int:
-    """Delete counters of windows that ended long ago; returns how many went."""
+    """Delete the counters of windows that ended long ago (run by `manage.py prune_clients`)."""
     now = time.time() if now is None else now
     deleted, _ = RateLimitCounter.objects.filter(window_start__lt=now - keep_seconds).delete()
     return deleted

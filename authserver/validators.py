@@ -15,6 +15,7 @@ below rely on.
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import timedelta
 
 from django.conf import settings
@@ -43,9 +44,27 @@ def invalid_target(request, resources) -> errors.CustomOAuth2Error:
     )
 
 
+# RFC 7636 §4.2: an S256 challenge is 43 characters of base64url; the spec allows up to 128 of
+# the unreserved set. Anything else would only fail later, in the database (DOT's column is 128).
+PKCE_CHALLENGE = re.compile(r"[A-Za-z0-9._~-]{43,128}")
+MAX_NONCE_LENGTH = 255  # DOT's column
+
+
+def request_value_problem(code_challenge: str | None, nonce: str | None) -> str | None:
+    """Why an authorization request's PKCE challenge or nonce cannot be stored; None if they can."""
+    if code_challenge is not None and not PKCE_CHALLENGE.fullmatch(code_challenge):
+        return "code_challenge must be 43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_' or '~' (RFC 7636)"
+    if nonce is not None and len(nonce) > MAX_NONCE_LENGTH:
+        return f"nonce must be at most {MAX_NONCE_LENGTH} characters"
+    return None
+
+
 class MCPOAuth2Validator(OAuth2Validator):
     # --- RFC 8707 -------------------------------------------------------------------------------
     def save_authorization_code(self, client_id, code, request, *args, **kwargs):
+        problem = request_value_problem(getattr(request, "code_challenge", None), getattr(request, "nonce", None))
+        if problem:
+            raise errors.InvalidRequestError(description=problem, request=request)
         requested = list(getattr(request, "resource", None) or [])
         bound = bind_resources(requested)
         if bound is None:
@@ -161,5 +180,16 @@ class MCPOAuth2Validator(OAuth2Validator):
         return result
 
     def revoke_token(self, token, token_type_hint, request, *args, **kwargs):
+        # Whose token it is, for the audit trail (looked up before DOT deletes it).
+        lookup = {"token_checksum": checksum(token), "application_id": getattr(request.client, "pk", None)}
+        user_id = (
+            get_access_token_model().objects.filter(**lookup).values_list("user_id", flat=True).first()
+            or get_refresh_token_model().objects.filter(**lookup).values_list("user_id", flat=True).first()
+        )
         super().revoke_token(token, token_type_hint, request, *args, **kwargs)
-        audit.event("token_revoked", client_id=getattr(request.client, "client_id", None))
+        audit.event(
+            "token_revoked",
+            client_id=getattr(request.client, "client_id", None),
+            user_id=user_id,
+            token_type_hint=token_type_hint,
+        )

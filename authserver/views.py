@@ -21,11 +21,59 @@ from . import audit
 from .documents import cached_document
 from .models import Client
 from .resources import bind_resources
+from .throttling import throttled
+from .validators import request_value_problem
 
 
 def wants_html(request: HttpRequest) -> bool:
     """A person's browser (which asks for HTML first), rather than a program."""
     return "text/html" in request.headers.get("Accept", "")
+
+
+# --- Error page wording (issue 6): a title and what to do, for the errors a person meets most ---
+ERROR_PAGE_TEXT: tuple[tuple[str, str, str], ...] = (
+    # (start of the description, title, what the person can do)
+    (
+        "This application is waiting for approval",
+        "This application is waiting for approval",
+        "The administrator of this server has not approved it yet, so nobody can sign in to it. "
+        "Try again later, or ask the administrator to approve it.",
+    ),
+    (
+        "This application has been disabled",
+        "This application has been disabled",
+        "The administrator of this server has turned it off. Ask them if you think this is a mistake.",
+    ),
+    (
+        "Mismatching redirect URI",
+        "This application's return address is not registered",
+        "The application asked to send you back to an address it did not register with this server, so you "
+        "were not sent there. A genuine application does not do this: tell its developer.",
+    ),
+    (
+        "Invalid redirect URI",
+        "This application's return address is not valid",
+        "You were not sent back to the application, because the address it gave cannot be trusted.",
+    ),
+    (
+        "Missing redirect URI",
+        "This application did not say where to send you back",
+        "Start again from the application; if this happens again, tell its developer.",
+    ),
+    (
+        "Invalid client_id",
+        "This application is not registered here",
+        "The application is unknown to this server. Start again from the application, which may register itself.",
+    ),
+)
+
+
+def error_page_text(description: str) -> dict[str, str]:
+    """The title and advice the error page shows for an OAuth error description."""
+    for start, title, hint in ERROR_PAGE_TEXT:
+        if description.startswith(start):
+            return {"title": title, "hint": hint}
+    return {}
 
 
 def oauth_error_page(request: HttpRequest, error: str, description: str, status: int = 400) -> HttpResponse:
@@ -34,7 +82,7 @@ def oauth_error_page(request: HttpRequest, error: str, description: str, status:
         return render(
             request,
             "authserver/error.html",
-            {"error": error, "description": description},
+            {"error": error, "description": description, "oauth": True, **error_page_text(description)},
             status=status,
         )
     return JsonResponse({"error": error, "error_description": description}, status=status)
@@ -75,13 +123,13 @@ class AuthorizationView(dot_views.AuthorizationView):
         except OAuthToolkitError as error:
             return self.error_response(error, application=None)
         method = request.GET.get("code_challenge_method")
-        if method != "S256":
+        problem = None if method == "S256" else 'code_challenge_method must be "S256" (PKCE is required)'
+        # Values that could not be stored with the code are refused now, not after the consent.
+        problem = problem or request_value_problem(request.GET.get("code_challenge", ""), request.GET.get("nonce"))
+        if problem:
             return self.error_response(
                 OAuthToolkitError(
-                    error=InvalidRequestError(
-                        description='code_challenge_method must be "S256" (PKCE is required)',
-                        state=credentials.get("state"),
-                    ),
+                    error=InvalidRequestError(description=problem, state=credentials.get("state")),
                     redirect_uri=credentials["redirect_uri"],
                 ),
                 application=None,
@@ -129,6 +177,15 @@ class AuthorizationView(dot_views.AuthorizationView):
         )
         return super().form_valid(form)
 
+    def form_invalid(self, form):
+        # A consent POST missing its hidden fields (tampered, or not from our page) has no client
+        # to show the consent page for: say so instead of rendering it half empty (or failing).
+        return oauth_error_page(
+            self.request,
+            "invalid_request",
+            "The authorization form was incomplete. Start again from the application.",
+        )
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         application = kwargs.get("application")
@@ -144,6 +201,7 @@ class AuthorizationView(dot_views.AuthorizationView):
 
 
 @method_decorator(never_cache, name="dispatch")
+@method_decorator(throttled("token"), name="post")  # per IP and in total (authserver/throttling.py)
 class TokenView(dot_views.TokenView):
     """DOT's token endpoint, in one transaction so that the row locks taken by the validator
     serialise concurrent redemptions of one code or refresh token."""
@@ -151,6 +209,9 @@ class TokenView(dot_views.TokenView):
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         with transaction.atomic():
             response = super().post(request, *args, **kwargs)
+        # Every answer of this endpoint is JSON, but oauthlib leaves the type off some errors
+        # (e.g. one raised by the validator, such as invalid_target).
+        response["Content-Type"] = "application/json"
         response["Cache-Control"] = "no-store"
         response["Pragma"] = "no-cache"
         return response
@@ -159,7 +220,7 @@ class TokenView(dot_views.TokenView):
 class RevokeTokenView(dot_views.RevokeTokenView):
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         response = super().post(request, *args, **kwargs)
-        if response.status_code == 200 and not response.content:
+        if response.content:  # errors are JSON; oauthlib may leave the type off
             response["Content-Type"] = "application/json"
         response["Cache-Control"] = "no-store"
         return response
@@ -173,6 +234,7 @@ class AuthorizationServerMetadataView(dot_views.OAuthServerMetadataView):
         return super().get(request, *args, **kwargs)
 
 
+@method_decorator(throttled("login"), name="post")  # attempts per IP and in total; lockout: django-axes
 class LoginView(auth_views.LoginView):
     """Django's login, which also says which application the user is signing in to."""
 
@@ -181,13 +243,24 @@ class LoginView(auth_views.LoginView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
+        context.pop("site_name", None)  # Django's is the Host header; the context processor names the server
         context["asking_client"] = client_named_in(self.get_redirect_url())
+        context["redirect_host"] = registered_redirect_host(context["asking_client"], self.get_redirect_url())
         return context
 
     def form_invalid(self, form):
         response = super().form_invalid(form)
         response.status_code = 400
         return response
+
+
+def registered_redirect_host(client: Client | None, next_url: str) -> str:
+    """Where the client will send the user back (shown on the login page), if it registered it."""
+    uri = (parse_qs(urlsplit(next_url or "").query).get("redirect_uri") or [""])[0]
+    if client is None or not uri or not client.redirect_uri_allowed(uri):
+        return ""
+    parts = urlsplit(uri)
+    return parts.netloc or parts.scheme + ":"
 
 
 def client_named_in(next_url: str) -> Client | None:

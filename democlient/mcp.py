@@ -38,7 +38,10 @@ def parse_body(response: httpx2.Response) -> tuple[dict | None, list[dict]]:
     content_type = response.headers.get("content-type", "")
     if content_type.startswith("text/event-stream"):
         messages, data = [], []
-        for line in [*response.text.splitlines(), ""]:  # events end at a blank line (\n or \r\n)
+        # Events end at a blank line; SSE separates lines by \r\n, \n or \r only (not by the other
+        # characters str.splitlines() would split on, which may appear inside the JSON data).
+        lines = response.text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        for line in [*lines, ""]:
             if line.startswith("data:"):
                 data.append(line[5:].removeprefix(" "))
             elif not line and data:

@@ -195,7 +195,7 @@ def test_token_of_a_disabled_client_gets_401(stack: LiveServer, http: httpx2.Cli
 def test_foreign_origin_gets_403_before_anything_else(stack: LiveServer, http: httpx2.Client, read_token) -> None:
     response = post(http, stack, read_token["access_token"], Origin="https://evil.example")
     assert response.status_code == 403
-    assert response.text == "Invalid Origin header"
+    assert response.json()["error"]["message"] == "Invalid Origin header"  # as a JSON-RPC error (issue 7)
     without_token = post(http, stack, None, Origin="https://evil.example")
     assert without_token.status_code == 403
 

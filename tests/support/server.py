@@ -4,14 +4,18 @@ suite runs on PostgreSQL)."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
+import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import closing
 from pathlib import Path
 
 import httpx2
@@ -24,6 +28,34 @@ ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "admin-password-for-tests"
 OTHER_USERNAME = "other"
 OTHER_PASSWORD = "other-password-for-tests"
+
+
+# Overrides that change what the database holds: such servers are set up from scratch.
+SETUP_KEYS = {"DEMO_USERNAME", "DEMO_PASSWORD", "ADMIN_USERNAME", "ADMIN_PASSWORD", "SERVER_ROLE"}
+_templates: dict[bool, str] = {}
+
+
+def database_template(sqlite: bool) -> str:
+    """A migrated, seeded database that servers start from as a copy (a file or a PostgreSQL
+    template), so that each test server costs a copy rather than a full migration."""
+    if sqlite not in _templates:
+        builder = LiveServer(name="template", sqlite=sqlite)
+        if builder.database_name is not None:
+            atexit.register(_drop_database, builder.database_name)
+        builder.set_up_database()
+        if sqlite or builder.database_name is None:
+            path = builder.workdir / "db.sqlite3"
+            with closing(sqlite3.connect(path)) as conn:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # everything into the main file
+            _templates[sqlite] = str(path)
+        else:
+            _templates[sqlite] = builder.database_name
+    return _templates[sqlite]
+
+
+def _drop_database(name: str) -> None:
+    with psycopg.connect(postgres_admin_url(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def free_port() -> int:
@@ -41,9 +73,15 @@ class LiveServer:
     """One server process tree; `url` is its PUBLIC_URL."""
 
     def __init__(
-        self, env: dict[str, str] | None = None, workers: int = 2, name: str = "live", sqlite: bool = False
+        self,
+        env: dict[str, str] | None = None,
+        workers: int = 2,
+        name: str = "live",
+        sqlite: bool = False,
+        database_url: str | None = None,
     ) -> None:
-        """`sqlite=True` keeps the SQLite default even when the suite runs on PostgreSQL."""
+        """`sqlite=True` keeps the SQLite default even when the suite runs on PostgreSQL;
+        `database_url` is a database of the caller's (e.g. a private PostgreSQL instance)."""
         self.sqlite = sqlite
         self.overrides = dict(env or {})
         self.workers = workers
@@ -54,7 +92,8 @@ class LiveServer:
         self.log_path = self.workdir / "server.log"
         self.process: subprocess.Popen | None = None
         self.database_name: str | None = None
-        self.database_url = self._create_database()
+        self.given_database = database_url is not None
+        self.database_url = database_url or self._create_database()
 
     @property
     def mcp_url(self) -> str:
@@ -65,18 +104,21 @@ class LiveServer:
         if admin is None or self.sqlite:
             return f"sqlite:///{self.workdir / 'db.sqlite3'}"
         self.database_name = f"e2e_{self.name}_{secrets.token_hex(4)}".lower()
-        with psycopg.connect(admin, autocommit=True) as conn:
+        with psycopg.connect(admin, autocommit=True) as conn:  # exists (empty) from now on
             conn.execute(f'CREATE DATABASE "{self.database_name}"')
         base, _, _ = admin.rpartition("/")
         return f"{base}/{self.database_name}"
+
+    def _uses_template(self) -> bool:
+        # A server whose users or role differ from the defaults sets its database up itself, and
+        # so does one given a database of the caller's (another PostgreSQL server has no template).
+        return not (SETUP_KEYS & self.overrides.keys()) and not self.given_database
 
     def execute(self, sql: str, params: tuple = ()) -> list[tuple]:
         """Run one SQL statement on this server's database (e.g. to let time pass for a token).
 
         Placeholders are written `%s` for both engines."""
         if self.database_url.startswith("sqlite:///"):
-            import sqlite3
-
             with sqlite3.connect(self.database_url.removeprefix("sqlite:///"), timeout=20) as conn:
                 rows = conn.execute(sql.replace("%s", "?"), params).fetchall()
             conn.close()
@@ -135,7 +177,8 @@ class LiveServer:
             timeout=180,
         )
 
-    def start(self) -> LiveServer:
+    def set_up_database(self) -> None:
+        """Migrate and seed this server's database (demo, admin and a second user)."""
         self.manage("migrate", "--noinput")
         self.manage("createcachetable")
         self.manage("seed_users")
@@ -146,6 +189,21 @@ class LiveServer:
             f"User.objects.filter(username={OTHER_USERNAME!r}).exists() or "
             f"User.objects.create_user({OTHER_USERNAME!r}, password={OTHER_PASSWORD!r})",
         )
+
+    def _copy_template(self) -> None:
+        template = database_template(sqlite=self.database_name is None)
+        if self.database_name is None:
+            shutil.copyfile(template, self.workdir / "db.sqlite3")
+        else:
+            with psycopg.connect(postgres_admin_url(), autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE "{self.database_name}"')
+                conn.execute(f'CREATE DATABASE "{self.database_name}" TEMPLATE "{template}"')
+
+    def start(self) -> LiveServer:
+        if self._uses_template():
+            self._copy_template()
+        else:
+            self.set_up_database()
         log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "config.asgi:application", "-c", "gunicorn.conf.py"],
