@@ -36,8 +36,26 @@ run: $(VENV)/.runtime
 	@echo "Serving on http://127.0.0.1:$(PORT) (MCP endpoint: http://127.0.0.1:$(PORT)/mcp)"
 	$(RUN_ENV) $(VENV)/bin/gunicorn config.asgi:application -c gunicorn.conf.py
 
+# `make demo`: the narrated discovery chain (headless, as the demo user) against DEMO_URL, ending in
+# a tool call and the step-up; when nothing answers there, the stack is started for the demo and
+# stopped after it. Another server: make demo DEMO_URL=http://localhost:8080/mcp DEMO_PASSWORD=...
+# Machine-readable output: make demo DEMO_ARGS=--json
+DEMO_URL ?= http://127.0.0.1:$(PORT)/mcp
+.PHONY: demo
+demo: $(VENV)/.runtime
+	$(RUN_ENV) $(PY) manage.py mcp_demo --start-server --url "$(DEMO_URL)" \
+		--username "$${DEMO_USERNAME:-demo}" --password "$${DEMO_PASSWORD:-demo-password}" $(DEMO_ARGS)
+
+# The browser tests (tests/test_browser*.py) drive Debian's Chromium, installed here when missing
+# (CI runs as root; elsewhere, install the `chromium` package yourself).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@test "$$(id -u)" = 0 || { echo "Chromium is missing: install the chromium package (apt-get install chromium)"; exit 1; }
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
 # SQLite always; PostgreSQL too when DATABASE_URL points at one.
-test: $(VENV)/.dev
+test: $(VENV)/.dev $(CHROMIUM)
 	$(VENV)/bin/ruff check .
 	env -u DATABASE_URL $(TEST_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
 	@case "$${DATABASE_URL:-}" in \
@@ -45,6 +63,19 @@ test: $(VENV)/.dev
 	    $(TEST_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS) ;; \
 	  *) echo "== DATABASE_URL is not PostgreSQL: the PostgreSQL run was not done" ;; \
 	esac
+
+# `make bench`: this server against the MCP SDK's own auth stack, side by side, and
+# docs/performance.md from the figures (bench/README.md). Not part of `make test`; about 15 minutes.
+# Knobs are environment variables: DURATION=3 ROUNDS=1 make bench (short), PHASES, SCENARIOS, ...
+WRK := /usr/bin/wrk
+$(WRK):
+	@test "$$(id -u)" = 0 || { echo "wrk is missing: install the wrk package (apt-get install wrk)"; exit 1; }
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
+
+.PHONY: bench
+bench: $(VENV)/.runtime $(WRK)
+	$(PY) bench/run.py
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

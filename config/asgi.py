@@ -4,6 +4,11 @@ Django is served through a2wsgi rather than Django's own ASGI handler: its sync 
 4× slower through the ASGI handler, which also leaked database connections with persistent
 connections (research/prototype.md). The ASGI lifespan goes to the MCP app, whose Starlette
 lifespan runs the SDK's session manager.
+
+The discovery documents, which every client fetches and which depend on settings alone, are
+answered by the router itself from the bytes Django produced for the same request the first
+time (`StoredDocuments`): through Django they cost about ten times as much per request
+(docs/performance.md).
 """
 
 from __future__ import annotations
@@ -14,8 +19,118 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 from a2wsgi import WSGIMiddleware  # noqa: E402
 from django.conf import settings  # noqa: E402
+from django.core.signals import setting_changed  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
-from starlette.types import ASGIApp, Receive, Scope, Send  # noqa: E402
+from starlette.types import ASGIApp, Message, Receive, Scope, Send  # noqa: E402
+
+# A stored answer: (status, headers, body).
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
+
+
+class StoredDocuments:
+    """GET and HEAD of the discovery documents, answered from stored bytes.
+
+    Django's views (authserver/documents.py) already build each document once per process and
+    add the ETag, Cache-Control and CORS headers; what costs is the trip through Django's
+    middleware for every request. So the first request of each kind goes to Django as usual,
+    and if Django answered 200 (or 304) with an ETag and no cookie, the answer is kept, exactly
+    as Django sent it, and replayed to later requests of the same kind. A kind is everything
+    Django's answer can depend on here: method, path, scheme (HSTS), the Host header (a host
+    Django refuses gets its 400 every time, never stored), whether an Origin header came (CORS),
+    and whether If-None-Match names the stored ETag (304). Anything unusual (a query string,
+    header sections past the request limits, any other status) simply goes to Django.
+    """
+
+    MAX_KINDS = 64  # the few real hosts × schemes × methods; past this, Django answers
+
+    def __init__(self, django_app: ASGIApp) -> None:
+        self.django_app = django_app
+        self.paths = frozenset(
+            {
+                "/.well-known/oauth-authorization-server",
+                "/.well-known/oauth-protected-resource",
+                "/.well-known/oauth-protected-resource" + settings.MCP_PATH,
+            }
+        )
+        self.max_header_count = settings.REQUEST_MAX_HEADER_COUNT
+        self.max_header_bytes = settings.REQUEST_MAX_HEADER_BYTES
+        self.answers: dict[tuple, Answer] = {}
+        self.etags: dict[tuple, bytes] = {}
+        setting_changed.connect(self.forget)
+
+    def forget(self, **kwargs) -> None:
+        self.answers.clear()
+        self.etags.clear()
+
+    def handles(self, scope: Scope) -> bool:
+        return scope["path"] in self.paths and scope["method"] in ("GET", "HEAD") and not scope["query_string"]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        host = origin = if_none_match = None
+        count = size = 0
+        for name, value in scope["headers"]:
+            count += 1
+            size += len(name) + len(value) + 4  # as authserver.security.header_problem counts
+            if name == b"host":
+                host = value
+            elif name == b"origin":
+                origin = value
+            elif name == b"if-none-match":
+                if_none_match = value
+        if count > self.max_header_count or size > self.max_header_bytes:
+            return await self.django_app(scope, receive, send)  # its 431
+        kind = (scope["method"], scope["path"], scope.get("scheme", "http"), host, origin is not None)
+        etag = self.etags.get(kind)
+        if if_none_match is not None and etag is not None and etag in if_none_match:
+            kind += (True,)
+        answer = self.answers.get(kind)
+        if answer is None:
+            return await self.capture(kind, origin, scope, receive, send)
+        status, headers, body = answer
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def capture(self, kind: tuple, origin: bytes | None, scope: Scope, receive: Receive, send: Send) -> None:
+        """Let Django answer, and keep the answer if it is a stored document's."""
+        start: Message | None = None
+        body = bytearray()
+
+        async def recording_send(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+            elif message["type"] == "http.response.body":
+                body.extend(message.get("body", b""))
+            await send(message)
+
+        await self.django_app(scope, receive, recording_send)
+        if start is None or start["status"] not in (200, 304) or len(self.answers) >= self.MAX_KINDS:
+            return
+        headers = [(bytes(name), bytes(value)) for name, value in start.get("headers", [])]
+        names = {name.lower() for name, _value in headers}
+        etag = next((value for name, value in headers if name.lower() == b"etag"), None)
+        if etag is None or b"set-cookie" in names or (origin and any(origin in value for _n, value in headers)):
+            return  # not one of the stored documents, or an answer made for this one client
+        base = kind[:5]
+        if base in self.etags and self.etags[base] != etag:
+            return
+        self.etags[base] = etag
+        if start["status"] == 304:
+            kind = base + (True,)
+        self.answers[kind] = (start["status"], headers, bytes(body))
+
+
+def closing_lookups(send: Send) -> Send:
+    """The lifespan's `send`, closing the token-lookup connection when the application stops."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+            from mcpserver import token_lookup
+
+            token_lookup.close()
+        await send(message)
+
+    return wrapped
 
 
 def build_application() -> ASGIApp:
@@ -25,15 +140,19 @@ def build_application() -> ASGIApp:
     from mcpserver.app import build_mcp_app
 
     mcp_app, _server = build_mcp_app()
-    mcp_path = settings.MCP_PATH
+    # A split authorization server (SERVER_ROLE=authorization) has no MCP endpoint of its own.
+    mcp_path = settings.MCP_PATH if settings.SERVER_ROLE != "authorization" else None
+    documents = StoredDocuments(django_app)
 
     async def application(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            return await mcp_app(scope, receive, send)
-        if scope["type"] == "http" and scope["path"] == mcp_path:
-            return await mcp_app(scope, receive, send)
         if scope["type"] == "http":
+            if scope["path"] == mcp_path:
+                return await mcp_app(scope, receive, send)
+            if documents.handles(scope):
+                return await documents(scope, receive, send)
             return await django_app(scope, receive, send)
+        if scope["type"] == "lifespan":
+            return await mcp_app(scope, receive, closing_lookups(send))
         # No websockets here.
         await send({"type": "websocket.close", "code": 1000})
 

@@ -89,21 +89,29 @@ INSTALLED_APPS = [
     "corsheaders",
     "rest_framework",
     "oauth2_provider",
+    "axes",  # sign-in lockout after repeated failures (authserver/throttling.py)
     "authserver",
     "mcpserver",
+    "democlient",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "authserver.security.SecurityHeadersMiddleware",  # CSP, referrer policy, no-store (security.py)
     "corsheaders.middleware.CorsMiddleware",
     "authserver.middleware.ApiErrorsAsJsonMiddleware",
+    # Inside ApiErrorsAsJsonMiddleware, so that their answers (413/431, 429, 503) win over its 500.
+    "authserver.security.RequestLimitsMiddleware",
+    "authserver.security.DatabaseOutageMiddleware",
+    "authserver.throttling.ThrottleMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -125,6 +133,44 @@ TEMPLATES = [
         },
     },
 ]
+
+# --- Deployment (docker/, docker-compose*.yml) --------------------------------------------------
+# How long the container's start-up (docker/prestart.py) waits for the database to answer.
+DATABASE_WAIT_SECONDS = env_int("DATABASE_WAIT_SECONDS", 60)
+# The split deployment (docker-compose.split.yml), the two roles on two origins:
+# SERVER_ROLE=combined (the default): both roles on PUBLIC_URL, tokens verified by one local query.
+# authorization: only the authorization server; the resource it issues tokens for is the resource
+#   server's MCP endpoint (RESOURCE_SERVER_URL + /mcp), and it answers RFC 7662 introspection
+#   calls of the clients in INTROSPECTION_CLIENT_IDS (authserver/introspection.py).
+# resource: only the MCP resource server; its metadata names AUTH_SERVER_URL as the issuer and it
+#   verifies tokens by introspection there, remembering answers for INTROSPECTION_CACHE_SECONDS.
+SERVER_ROLE = os.environ.get("SERVER_ROLE", "").strip().lower() or "combined"
+if SERVER_ROLE not in {"combined", "authorization", "resource"}:
+    raise ImproperlyConfigured('SERVER_ROLE must be "combined", "authorization" or "resource"')
+INTROSPECTION_CLIENT_ID = os.environ.get("INTROSPECTION_CLIENT_ID", "").strip()
+INTROSPECTION_CLIENT_SECRET = os.environ.get("INTROSPECTION_CLIENT_SECRET", "")
+INTROSPECTION_CLIENT_IDS: list[str] = []  # who may introspect (authorization role only)
+INTROSPECTION_URL = ""  # where the resource role introspects
+INTROSPECTION_CACHE_SECONDS = env_int("INTROSPECTION_CACHE_SECONDS", 10)
+INTROSPECTION_TIMEOUT = env_int("INTROSPECTION_TIMEOUT", 5)
+AUTH_SERVER_URL = ""
+if SERVER_ROLE == "authorization":
+    if not os.environ.get("RESOURCE_SERVER_URL"):
+        raise ImproperlyConfigured("SERVER_ROLE=authorization needs RESOURCE_SERVER_URL (the MCP server's origin)")
+    MCP_URL = parse_public_url(os.environ["RESOURCE_SERVER_URL"]) + MCP_PATH  # the one served resource
+    own_client = [INTROSPECTION_CLIENT_ID] if INTROSPECTION_CLIENT_ID else []
+    INTROSPECTION_CLIENT_IDS = env_list("INTROSPECTION_CLIENT_IDS", own_client)
+elif SERVER_ROLE == "resource":
+    if not os.environ.get("AUTH_SERVER_URL"):
+        raise ImproperlyConfigured("SERVER_ROLE=resource needs AUTH_SERVER_URL (the authorization server's issuer)")
+    if not (INTROSPECTION_CLIENT_ID and INTROSPECTION_CLIENT_SECRET):
+        raise ImproperlyConfigured("SERVER_ROLE=resource needs INTROSPECTION_CLIENT_ID and INTROSPECTION_CLIENT_SECRET")
+    AUTH_SERVER_URL = parse_public_url(os.environ["AUTH_SERVER_URL"])
+    ISSUER = AUTH_SERVER_URL  # named in the protected-resource metadata's authorization_servers
+    INTROSPECTION_URL = os.environ.get("INTROSPECTION_URL", "").strip() or AUTH_SERVER_URL + "/introspect"
+if SERVER_ROLE != "combined":
+    # Each role answers only its own paths; the combined default has no such middleware at all.
+    MIDDLEWARE.insert(1, "config.roles.RolePathsMiddleware")
 
 # --- Database --------------------------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
@@ -305,6 +351,12 @@ MCP_JSON_RESPONSE = env_bool("MCP_JSON_RESPONSE", False)
 MCP_CONFORMANCE_FIXTURES = env_bool("MCP_CONFORMANCE_FIXTURES", False)
 MCP_MAX_BODY_BYTES = env_int("MCP_MAX_BODY_BYTES", 1024 * 1024)
 MCP_PROTECTED_RESOURCE_METADATA_URL = PUBLIC_URL + "/.well-known/oauth-protected-resource" + MCP_PATH
+# Seconds a token accepted at /mcp is accepted again without the database lookup (per process;
+# mcpserver/token_cache.py). 0, the default, looks every token up. Above 0 it is also the longest
+# a token revoked through another worker or replica can still be used (docs/performance.md).
+MCP_TOKEN_CACHE_SECONDS = env_int("MCP_TOKEN_CACHE_SECONDS", 0)
+if not 0 <= MCP_TOKEN_CACHE_SECONDS <= 300:
+    raise ImproperlyConfigured("MCP_TOKEN_CACHE_SECONDS must be between 0 and 300")
 # Browser origins allowed to call /mcp (Origin is checked against DNS rebinding). A loopback
 # PUBLIC_URL also admits loopback origins on any port, for local browser clients such as the
 # MCP Inspector.
@@ -330,3 +382,64 @@ LOGGING = {
 }
 
 REST_FRAMEWORK = {"DEFAULT_AUTHENTICATION_CLASSES": [], "DEFAULT_PERMISSION_CLASSES": []}
+
+# --- Abuse limits, request limits, the audit trail (authserver/throttling.py, security.py) ----
+# Fixed-window limits per client IP and in total, counted in the database (shared by every
+# worker and replica); past one, a 429 with Retry-After. Each is `<NAME>_RATE_LIMIT` (per IP),
+# `<NAME>_GLOBAL_RATE_LIMIT` (all clients together) and `<NAME>_RATE_WINDOW` (seconds).
+from datetime import timedelta  # noqa: E402
+
+
+def env_limit(name: str, per_ip: int, total: int, window: int) -> tuple[int, int, int]:
+    """(per IP, in total, window seconds) of one limit, each overridable from the environment."""
+    return (
+        env_int(f"{name}_RATE_LIMIT", per_ip),
+        env_int(f"{name}_GLOBAL_RATE_LIMIT", total),
+        env_int(f"{name}_RATE_WINDOW", window),
+    )
+
+
+THROTTLES = {
+    "register": (REGISTRATION_RATE_LIMIT, env_int("REGISTRATION_GLOBAL_RATE_LIMIT", 1000), REGISTRATION_RATE_WINDOW),
+    "token": env_limit("TOKEN", 300, 10000, 60),
+    "login": env_limit("LOGIN", 60, 3000, 300),
+    "cimd": env_limit("CIMD_FETCH", 30, 600, 300),
+}
+# Every URL client id seen for the first time costs an outbound fetch: limited like the rest.
+OAUTH2_PROVIDER["CIMD_REGISTRATION_PERMISSION_CLASSES"] = (
+    *OAUTH2_PROVIDER["CIMD_REGISTRATION_PERMISSION_CLASSES"],
+    "authserver.throttling.CIMDFetchThrottle",
+)
+# Sign-in lockout (django-axes): after LOGIN_FAILURE_LIMIT failures for one username from one
+# IP, that pair is locked out for LOGIN_LOCKOUT_SECONDS (each failure meanwhile restarts it).
+AUTHENTICATION_BACKENDS = [
+    "authserver.throttling.LoginLockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("LOGIN_LOCKOUT_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(seconds=env_int("LOGIN_LOCKOUT_SECONDS", 900))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "authserver.throttling.address_or_none"
+AXES_LOCKOUT_CALLABLE = "authserver.throttling.lockout_response"
+AXES_ENABLE_ADMIN = True
+# Bodies and headers past these are refused before anything parses them (413/431); /mcp has
+# its own body limit (MCP_MAX_BODY_BYTES) and shares the header limits.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("REQUEST_MAX_BODY_BYTES", 256 * 1024)
+REQUEST_MAX_HEADER_BYTES = env_int("REQUEST_MAX_HEADER_BYTES", 32 * 1024)
+REQUEST_MAX_HEADER_COUNT = env_int("REQUEST_MAX_HEADER_COUNT", 100)
+REQUEST_MAX_JSON_DEPTH = env_int("REQUEST_MAX_JSON_DEPTH", 64)
+# While the database is unreachable, requests get 503 with this Retry-After (seconds).
+DATABASE_OUTAGE_RETRY_AFTER = env_int("DATABASE_OUTAGE_RETRY_AFTER", 5)
+# The audit trail (authserver/audit.py) is kept whatever LOG_LEVEL says.
+LOGGING["loggers"]["audit"] = {"level": os.environ.get("AUDIT_LOG_LEVEL", "INFO").upper()}
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}
+# `manage.py check --deploy` warnings accepted on purpose (README.md, "Security"):
+SILENCED_SYSTEM_CHECKS = [
+    "security.W008",  # TLS and the http→https redirect belong to the proxy in front (SECURE_SSL_REDIRECT above)
+    "security.W005",  # HSTS for every subdomain is a decision about the whole domain: SECURE_HSTS_INCLUDE_SUBDOMAINS
+    "security.W021",  # so is the HSTS preload list, which is hard to leave again
+    "oauth2_provider.W008",  # http redirect URIs: loopback only, for native apps (RFC 8252 §7.3; redirects.py)
+]

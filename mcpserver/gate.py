@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from authserver import audit
+from authserver.security import header_problem, jsonrpc_error_bodies
 
 from . import scopes
 from .db import DatabaseUnavailable
@@ -119,6 +120,13 @@ class BearerGate:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         method = scope["method"]
+        send = jsonrpc_error_bodies(send)  # errors are JSON, also the SDK's plain-text ones
+
+        # Oversized header sections are refused before anything reads them (authserver.security).
+        # (Byte lengths equal the latin-1 text lengths it counts, so nothing is decoded for it.)
+        too_large = header_problem(scope["headers"])
+        if too_large:
+            return await self.jsonrpc_error(send, 431, -32600, too_large)
 
         # DNS rebinding first: a foreign Host or Origin gets 421/403 whatever it carries.
         refusal = await self.transport_security.validate_request(Request(scope), is_post=False)

@@ -1,0 +1,241 @@
+"""Database work per request, measured in-process for `make bench`.
+
+Runs with our server's settings and database; reads a JSON job on stdin, prints JSON.
+
+- mode "count": builds the real ASGI application (config.asgi) and sends it requests through
+  Starlette's TestClient, with a counter wrapped around every statement executed on every
+  database connection of the process (the MCP side's database threads included): authenticated
+  `tools/list` and `tools/call` in both protocol generations (token cache off, then on), a tool
+  that reads the database itself, and the refresh-token grant at `/token`.
+- mode "lookup": the time of the token lookup itself (the one SQL statement), and of the whole
+  verification (`verify_bearer_token`, thread hop included), at the table's current size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.db.backends.signals import connection_created  # noqa: E402
+
+LEGACY, MODERN = "2025-11-25", "2026-07-28"
+REQUESTS = 30
+
+
+class StatementCounter:
+    """Counts statements on every connection of the process, by their first keyword."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.kinds: collections.Counter = collections.Counter()
+        self.samples: list[str] = []
+        self.keep = False
+
+    def __call__(self, execute, sql, params, many, context):
+        kind = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else "?"
+        with self.lock:
+            self.kinds[kind] += 1
+            if self.keep:
+                self.samples.append(" ".join(sql.split())[:160])
+        return execute(sql, params, many, context)
+
+    def install(self, sender, connection, **kwargs) -> None:
+        if self not in connection.execute_wrappers:
+            connection.execute_wrappers.append(self)
+
+    def snapshot(self) -> collections.Counter:
+        with self.lock:
+            return collections.Counter(self.kinds)
+
+
+def mcp_request(method: str, params: dict | None, modern: bool, token: str, name: str | None = None):
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": MODERN if modern else LEGACY,
+        "Authorization": f"Bearer {token}",
+    }
+    body: dict = {"jsonrpc": "2.0", "id": 1, "method": method}
+    if modern:
+        headers["Mcp-Method"] = method
+        if name:
+            headers["Mcp-Name"] = name
+        params = dict(params or {})
+        params["_meta"] = {
+            "io.modelcontextprotocol/protocolVersion": MODERN,
+            "io.modelcontextprotocol/clientCapabilities": {},
+            "io.modelcontextprotocol/clientInfo": {"name": "bench", "version": "1"},
+        }
+    if params is not None:
+        body["params"] = params
+    return headers, json.dumps(body)
+
+
+def count(job: dict) -> dict:
+    from django.test import Client as DjangoClient
+    from starlette.testclient import TestClient
+
+    from config.asgi import build_application
+    from mcpserver import token_lookup
+
+    counter = StatementCounter()
+    connection_created.connect(counter.install, weak=False)
+    # The conformance fixtures give a tool that does nothing (like the peer's `ping`), so the
+    # count shows what authentication itself costs; `whoami` reads the user's name too.
+    settings.MCP_CONFORMANCE_FIXTURES = True
+    token, tool = job["access_token"], "test_simple_text"
+    cases = {
+        "list_2025": ("tools/list", None, False, None),
+        "call_2025": ("tools/call", {"name": tool, "arguments": {}}, False, tool),
+        "list_2026": ("tools/list", None, True, None),
+        "call_2026": ("tools/call", {"name": tool, "arguments": {}}, True, tool),
+        "call_whoami_2025": ("tools/call", {"name": "whoami", "arguments": {}}, False, "whoami"),
+    }
+
+    def snapshot() -> collections.Counter:
+        # Statements Django ran, plus the token lookups sent on the event loop (PostgreSQL).
+        kinds = counter.snapshot()
+        kinds["SELECT"] += token_lookup.executed
+        return kinds
+
+    found: dict = {"requests_each": REQUESTS, "cases": {}}
+
+    def measure(label: str, send) -> None:
+        send()  # the first request of a kind may set things up (compiled SQL, connections)
+        before = snapshot()
+        counter.keep, counter.samples = True, []
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _ in range(REQUESTS):
+            send()
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        counter.keep = False
+        kinds = snapshot() - before
+        total = sum(kinds.values())
+        per_request = counter.samples[: len(counter.samples) // REQUESTS]
+        lookups_on_loop = (kinds["SELECT"] - sum(1 for s in counter.samples if s.startswith("SELECT"))) // REQUESTS
+        per_request = ["SELECT … FROM oauth2_provider_accesstoken … (token lookup, on the event loop)"] * max(
+            0, lookups_on_loop
+        ) + per_request
+        found["cases"][label] = {
+            "per_request": round(total / REQUESTS, 2),
+            "by_kind": {k: round(v / REQUESTS, 2) for k, v in sorted(kinds.items())},
+            "statements": per_request,
+            # One request at a time, in-process: what a request costs this process (MCP requests
+            # include Starlette's TestClient, which costs several milliseconds itself).
+            "wall_ms": round(wall / REQUESTS * 1000, 2),
+            "cpu_ms": round(cpu / REQUESTS * 1000, 2),
+        }
+
+    app = build_application()
+    with TestClient(app, base_url=settings.PUBLIC_URL, raise_server_exceptions=True) as client:
+        for cache_seconds in (0, job["cache_seconds"]):
+            settings.MCP_TOKEN_CACHE_SECONDS = cache_seconds
+            suffix = "" if cache_seconds == 0 else "+cache"
+            for label, (method, params, modern, name) in cases.items():
+                headers, body = mcp_request(method, params, modern, token, name)
+
+                def send(headers=headers, body=body, label=label) -> None:
+                    answer = client.post("/mcp", headers=headers, content=body)
+                    if answer.status_code != 200 or '"result"' not in answer.text or '"isError":true' in answer.text:
+                        raise RuntimeError(f"{label}: {answer.status_code} {answer.text[:300]}")
+
+                measure(label + suffix, send)
+        settings.MCP_TOKEN_CACHE_SECONDS = 0
+        chain = [job["refresh_tokens"][0]]
+        # Django's own test client: the grant's cost in Django, without an HTTP or ASGI layer.
+        django_client = DjangoClient(HTTP_HOST=settings.PUBLIC_HOST)
+
+        def refresh() -> None:
+            answer = django_client.post(
+                "/token",
+                data={
+                    "grant_type": "refresh_token",
+                    "refresh_token": chain[-1],
+                    "client_id": job["client_id"],
+                    "resource": job["resource"],
+                },
+                HTTP_ACCEPT="application/json",
+            )
+            if answer.status_code != 200:
+                raise RuntimeError(f"refresh: {answer.status_code} {answer.text[:300]}")
+            chain.append(answer.json()["refresh_token"])
+
+        measure("refresh", refresh)
+    found["database"] = connection.vendor
+    found["summary"] = {label: case["per_request"] for label, case in found["cases"].items()}
+    return found
+
+
+def lookup(job: dict) -> dict:
+    from mcpserver import tokens
+
+    checksum = tokens.checksum(job["access_token"])
+    if tokens.lookup(checksum) is None:
+        raise RuntimeError("the benchmark's access token is not in the table")
+    rounds = 2000
+
+    def timed(fn) -> list[float]:
+        times = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - started) * 1e6)
+        return sorted(times)
+
+    sql_times = timed(lambda: tokens.lookup(checksum))
+    unknown_times = timed(lambda: tokens.lookup("0" * 64))
+
+    async def verify_many() -> list[float]:
+        times = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            verdict = await tokens.verify_bearer_token(job["access_token"])
+            times.append((time.perf_counter() - started) * 1e6)
+            if isinstance(verdict, tokens.Rejection):
+                raise RuntimeError(f"the benchmark's token was refused: {verdict.reason}")
+        return sorted(times)
+
+    settings.MCP_TOKEN_CACHE_SECONDS = 0
+    verify_times = asyncio.run(verify_many())
+    plan = ""
+    with connection.cursor() as cursor:
+        sql = tokens._lookup_sql()
+        explain = "EXPLAIN " if connection.vendor == "postgresql" else "EXPLAIN QUERY PLAN "
+        cursor.execute(explain + sql, [checksum])
+        plan = " | ".join(str(row[-1]).strip() for row in cursor.fetchall())
+
+    def summary(times: list[float]) -> dict:
+        return {"median_us": round(statistics.median(times), 1), "p99_us": round(times[int(len(times) * 0.99)], 1)}
+
+    return {
+        "lookup": summary(sql_times),
+        "lookup_unknown": summary(unknown_times),
+        "verify": summary(verify_times),
+        "plan": plan[:400],
+    }
+
+
+def main() -> None:
+    job = json.loads(sys.stdin.read())
+    result = count(job) if job["mode"] == "count" else lookup(job)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

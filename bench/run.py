@@ -1,0 +1,726 @@
+"""`make bench`: this server against the MCP SDK's own auth stack (bench/peer_server.py), side by
+side on this machine, and docs/performance.md from the figures.
+
+Phases (each bounded in time; the knobs are environment variables, see bench/README.md):
+1. like-for-like: our gunicorn with ONE worker against the single-process peer, every scenario,
+   ROUNDS rounds, the two sides alternating (who goes first alternates too);
+2. as deployed: our gunicorn with the deployed worker count, same scenarios and alternation;
+3. token cache on: one worker with MCP_TOKEN_CACHE_SECONDS set, the authenticated MCP scenarios;
+4. database queries per request, counted in-process (bench/queries.py);
+5. the authenticated call's latency with 1,000 and with 1,000,000 rows in the access-token table.
+
+Our server runs with production settings (DEBUG off, gunicorn + uvicorn workers from
+gunicorn.conf.py) on a fresh PostgreSQL database of its own when PostgreSQL is reachable
+(DATABASE_URL, or 127.0.0.1:5432), else on a SQLite file; the database is dropped at the end.
+Only loopback addresses are ever contacted; every load run is bounded by `wrk -d`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import platform
+import re
+import runpy
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import oauth_client  # noqa: E402
+import report  # noqa: E402
+
+PY = sys.executable
+LEGACY = "2025-11-25"
+MODERN = "2026-07-28"
+
+
+def env_number(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    return float(value) if value else default
+
+
+@dataclass
+class Config:
+    duration: int = 5  # seconds measured per wrk run
+    warmup: int = 1  # seconds of wrk before each measured run (not counted)
+    rounds: int = 3  # rounds of the like-for-like phase
+    rounds_secondary: int = 2  # rounds of the as-deployed and cache phases
+    conns: int = 8  # wrk connections (closed loop)
+    latency_rounds: int = 3  # wrk -c1 runs per table size in the 1M phase
+    rows: int = 1_000_000  # access-token rows for the large-table phase
+    cache_seconds: int = 5  # MCP_TOKEN_CACHE_SECONDS of the cache phase
+    deployed_workers: int = 0  # 0: what gunicorn.conf.py picks
+    tool: str = "whoami"  # the tools/call target: the cheapest real tool (reads the user's name)
+    server_cpus: str = ""  # taskset list for both servers, e.g. "0" (empty: no pinning)
+    wrk_cpus: str = ""
+    phases: str = "ratio deployed cache json queries rows"
+    scenarios: str = "prm asm mcp_401 list_2025 call_2025 list_2026 call_2026 refresh"
+    output: str = str(ROOT / "docs" / "performance.md")
+
+    @classmethod
+    def from_env(cls) -> Config:
+        c = cls()
+        c.duration = int(env_number("DURATION", c.duration))
+        c.warmup = int(env_number("WARMUP", c.warmup))
+        c.rounds = int(env_number("ROUNDS", c.rounds))
+        c.rounds_secondary = int(env_number("ROUNDS_SECONDARY", min(c.rounds, c.rounds_secondary)))
+        c.conns = int(env_number("CONNS", c.conns))
+        c.latency_rounds = int(env_number("LATENCY_ROUNDS", min(c.rounds, c.latency_rounds)))
+        c.rows = int(env_number("ROWS", c.rows))
+        c.cache_seconds = int(env_number("CACHE_SECONDS", c.cache_seconds))
+        c.deployed_workers = int(env_number("DEPLOYED_WORKERS", 0))
+        if not c.deployed_workers and os.environ.get("WEB_CONCURRENCY", "").strip():
+            c.deployed_workers = int(os.environ["WEB_CONCURRENCY"])
+        c.tool = os.environ.get("BENCH_TOOL", c.tool)
+        c.server_cpus = os.environ.get("SERVER_CPUS", "")
+        c.wrk_cpus = os.environ.get("WRK_CPUS", "")
+        c.phases = os.environ.get("PHASES", c.phases)
+        c.scenarios = os.environ.get("SCENARIOS", c.scenarios)
+        c.output = os.environ.get("BENCH_OUTPUT", c.output)
+        return c
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def cpu_idle(seconds: float = 1.0) -> dict[str, float]:
+    """Idle share of each CPU over `seconds`: other tenants of a shared machine show up here."""
+
+    def snapshot() -> dict[str, tuple[int, int]]:
+        found = {}
+        for line in Path("/proc/stat").read_text().splitlines():
+            f = line.split()
+            if f[0].startswith("cpu") and f[0] != "cpu":
+                values = [int(x) for x in f[1:9]]
+                found[f[0]] = (values[3] + values[4], sum(values))
+        return found
+
+    before = snapshot()
+    time.sleep(seconds)
+    after = snapshot()
+    return {
+        cpu: round(100 * (after[cpu][0] - before[cpu][0]) / max(1, after[cpu][1] - before[cpu][1]), 1)
+        for cpu in sorted(before)
+    }
+
+
+def pinned(command: list[str], cpus: str) -> list[str]:
+    return ["taskset", "-c", cpus, *command] if cpus and shutil.which("taskset") else command
+
+
+# --- The database --------------------------------------------------------------------------------
+
+
+def postgres_admin_url() -> str | None:
+    """A PostgreSQL server to create the benchmark's database on, if one answers."""
+    url = os.environ.get("DATABASE_URL", "")
+    candidates = [url] if url.startswith(("postgres://", "postgresql://")) else []
+    candidates.append("postgres://postgres@127.0.0.1:5432/postgres")
+    import psycopg
+
+    for candidate in candidates:
+        try:
+            with psycopg.connect(candidate, connect_timeout=3) as conn:
+                conn.execute("SELECT 1")
+            return candidate
+        except psycopg.Error:
+            continue
+    return None
+
+
+@contextlib.contextmanager
+def bench_database(workdir: Path):
+    """A fresh database for this run (dropped afterwards): PostgreSQL if reachable, else SQLite."""
+    if os.environ.get("BENCH_DATABASE", "").lower() == "sqlite":
+        admin = None
+    else:
+        admin = postgres_admin_url()
+    if admin is None:
+        yield f"sqlite:///{workdir / 'bench.sqlite3'}"
+        return
+    import psycopg
+
+    name = f"bench_{secrets.token_hex(4)}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = admin.partition("?")[0].rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        log(f"dropped database {name}")
+
+
+# --- The two servers ------------------------------------------------------------------------------
+
+
+@dataclass
+class OurServer:
+    database_url: str
+    workdir: Path
+    workers: int | None = 1  # None: gunicorn.conf.py's default
+    extra_env: dict[str, str] = field(default_factory=dict)
+    cpus: str = ""
+    port: int = field(default_factory=free_port)
+    password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(50))
+    process: subprocess.Popen | None = None
+
+    username = "bench"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def environment(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "BENCH_")) and k != "DATABASE_URL"}
+        env.pop("WEB_CONCURRENCY", None)
+        unlimited = str(10**9)
+        env.update(
+            DJANGO_SETTINGS_MODULE="config.settings",
+            PYTHONPATH=str(ROOT),
+            DEBUG="0",
+            SECRET_KEY=self.secret_key,
+            PUBLIC_URL=self.url,
+            PORT=str(self.port),
+            BIND=f"127.0.0.1:{self.port}",
+            DATABASE_URL=self.database_url,
+            DEMO_USERNAME=self.username,
+            DEMO_PASSWORD=self.password,
+            ADMIN_USERNAME="",
+            MCP_CONFORMANCE_FIXTURES="0",
+            MCP_TOKEN_CACHE_SECONDS="0",
+            # One load generator on 127.0.0.1 would hit the per-address abuse limits at once; the
+            # counters are still kept (two writes per token request), the limits are just high.
+            TOKEN_RATE_LIMIT=unlimited,
+            TOKEN_GLOBAL_RATE_LIMIT=unlimited,
+            LOGIN_RATE_LIMIT=unlimited,
+            LOGIN_GLOBAL_RATE_LIMIT=unlimited,
+            REGISTRATION_RATE_LIMIT=unlimited,
+            REGISTRATION_GLOBAL_RATE_LIMIT=unlimited,
+        )
+        if self.workers is not None:
+            env["WEB_CONCURRENCY"] = str(self.workers)
+        env.update(self.extra_env)
+        return env
+
+    def variant(self, **changes) -> OurServer:
+        """The same server (port, PUBLIC_URL, database, keys: the tokens stay valid) with other
+        settings; start it after stopping this one."""
+        return dataclasses.replace(self, process=None, **changes)
+
+    def manage(self, *args: str) -> None:
+        subprocess.run(
+            [PY, "manage.py", *args], cwd=ROOT, env=self.environment(), check=True, capture_output=True, timeout=600
+        )
+
+    def prepare(self) -> None:
+        self.manage("migrate", "--noinput")
+        self.manage("createcachetable")
+        self.manage("seed_users")
+
+    def start(self) -> OurServer:
+        log_file = open(self.workdir / f"server-{self.port}.log", "ab")  # noqa: SIM115 (closed in stop)
+        command = pinned([PY, "-m", "gunicorn", "config.asgi:application", "-c", "gunicorn.conf.py"], self.cpus)
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=self.environment(),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self._log = log_file
+        wait_ready(self.url + "/.well-known/oauth-authorization-server", self.process)
+        return self
+
+    def stop(self) -> None:
+        stop_process(self.process)
+        if getattr(self, "_log", None):
+            self._log.close()
+
+
+@dataclass
+class Peer:
+    workdir: Path
+    cpus: str = ""
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Peer:
+        log_file = open(self.workdir / "peer.log", "ab")  # noqa: SIM115 (closed in stop)
+        command = pinned([PY, str(HERE / "peer_server.py"), "--host", "127.0.0.1", "--port", str(self.port)], self.cpus)
+        self.process = subprocess.Popen(
+            command, cwd=HERE, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self._log = log_file
+        wait_ready(self.url + "/.well-known/oauth-authorization-server", self.process)
+        return self
+
+    def stop(self) -> None:
+        stop_process(self.process)
+        if getattr(self, "_log", None):
+            self._log.close()
+
+
+def wait_ready(url: str, process: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before answering {url}")
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310
+            if answer.status == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"nothing answered {url} within {timeout}s")
+
+
+def stop_process(process: subprocess.Popen | None) -> None:
+    """Stop a server we started (its own process group) and wait for it."""
+    if process is None or process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+# --- Scenarios and wrk ----------------------------------------------------------------------------
+
+
+@dataclass
+class Side:
+    """One server under load: its name and what the scenarios need from it."""
+
+    name: str
+    creds: oauth_client.Credentials
+    tool: str
+    seeds_file: Path
+
+
+def rpc_body(method: str, params: dict | None, modern: bool) -> str:
+    body: dict = {"jsonrpc": "2.0", "id": 1, "method": method}
+    if modern:
+        params = dict(params or {})
+        params["_meta"] = {
+            "io.modelcontextprotocol/protocolVersion": MODERN,
+            "io.modelcontextprotocol/clientCapabilities": {},
+            "io.modelcontextprotocol/clientInfo": {"name": "bench", "version": "1"},
+        }
+    if params is not None:
+        body["params"] = params
+    return json.dumps(body, separators=(",", ":"))
+
+
+def mcp_headers(token: str | None, modern: bool, method: str, name: str | None = None) -> list[str]:
+    headers = [
+        "Content-Type: application/json",
+        "Accept: application/json, text/event-stream",
+        f"MCP-Protocol-Version: {MODERN if modern else LEGACY}",
+    ]
+    if modern:
+        headers.append(f"Mcp-Method: {method}")
+        if name:
+            headers.append(f"Mcp-Name: {name}")
+    if token:
+        headers.append(f"Authorization: Bearer {token}")
+    return headers
+
+
+@dataclass
+class Request:
+    """One wrk run's request: what to send and what every answer must be."""
+
+    method: str
+    url: str
+    headers: list[str]
+    body: str = ""
+    expect: int = 200
+    check: str = ""
+    script: str = "static.lua"
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+SCENARIO_LABELS = {
+    "prm": "protected-resource metadata, GET",
+    "asm": "authorization-server metadata, GET",
+    "mcp_401": "`/mcp` without a token → 401",
+    "list_2025": "`tools/list`, 2025-11-25",
+    "call_2025": "`tools/call`, 2025-11-25",
+    "list_2026": "`tools/list`, 2026-07-28",
+    "call_2026": "`tools/call`, 2026-07-28",
+    "refresh": "refresh-token grant (rotating)",
+}
+
+
+def request_for(scenario: str, side: Side) -> Request:
+    c = side.creds
+    if scenario == "prm":
+        return Request("GET", c.prm_url, ["Accept: application/json"], check="json")
+    if scenario == "asm":
+        return Request("GET", c.asm_url, ["Accept: application/json"], check="json")
+    if scenario == "mcp_401":
+        return Request(
+            "POST",
+            c.mcp_url,
+            mcp_headers(None, False, "tools/list"),
+            rpc_body("tools/list", None, False),
+            401,
+            "www-auth",
+        )
+    if scenario in ("list_2025", "list_2026"):
+        modern = scenario.endswith("2026")
+        return Request(
+            "POST",
+            c.mcp_url,
+            mcp_headers(c.access_token, modern, "tools/list"),
+            rpc_body("tools/list", None, modern),
+            check="jsonrpc",
+        )
+    if scenario in ("call_2025", "call_2026"):
+        modern = scenario.endswith("2026")
+        return Request(
+            "POST",
+            c.mcp_url,
+            mcp_headers(c.access_token, modern, "tools/call", side.tool),
+            rpc_body("tools/call", {"name": side.tool, "arguments": {}}, modern),
+            check="jsonrpc",
+        )
+    if scenario == "refresh":
+        return Request(
+            "POST",
+            c.token_endpoint,
+            ["Accept: application/json"],
+            script="refresh.lua",
+            extra_env={
+                "BENCH_SEEDS": str(side.seeds_file),
+                "BENCH_CLIENT_ID": c.client_id,
+                "BENCH_CLIENT_SECRET": "",
+                "BENCH_RESOURCE": c.resource,
+            },
+        )
+    raise ValueError(f"unknown scenario {scenario!r}")
+
+
+RESULT = re.compile(r"^RESULT (\S+) (\S+) (\S+) (\S+) (OK|FAIL)\((.*)\)$", re.M)
+
+
+def wrk(request: Request, name: str, seconds: int, conns: int, cpus: str, raw: Path) -> dict:
+    env = {
+        **os.environ,
+        "BENCH_LUA_DIR": str(HERE / "lua"),
+        "BENCH_NAME": name,
+        "BENCH_EXPECT": str(request.expect),
+        "BENCH_METHOD": request.method,
+        "BENCH_BODY": request.body,
+        "BENCH_CHECK": request.check,
+        "BENCH_THREADS": "1",
+        "BENCH_UNIQUE_ID": "1",
+        **request.extra_env,
+    }
+    command = ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--timeout", "5s", "-s", str(HERE / "lua" / request.script)]
+    for header in request.headers:
+        command += ["-H", header]
+    command.append(request.url)
+    done = subprocess.run(pinned(command, cpus), env=env, capture_output=True, text=True, timeout=seconds + 60)
+    with raw.open("a") as f:
+        f.write(f"$ wrk {name} -c{conns} -d{seconds}s {request.method} {request.url}\n{done.stdout}{done.stderr}\n")
+    found = RESULT.search(done.stdout)
+    if not found:
+        return {"rps": None, "p50": None, "p99": None, "ok": False, "detail": f"no result (exit {done.returncode})"}
+    _, rps, p50, p99, ok, detail = found.groups()
+    return {"rps": float(rps), "p50": float(p50), "p99": float(p99), "ok": ok == "OK", "detail": detail}
+
+
+@dataclass
+class Runner:
+    config: Config
+    raw: Path
+    results: list[dict] = field(default_factory=list)
+
+    def measure(self, phase: str, scenario: str, side: Side, round_no: int, conns: int | None = None) -> dict:
+        request = request_for(scenario, side)
+        conns = conns or self.config.conns
+        if self.config.warmup:
+            wrk(request, scenario, self.config.warmup, conns, self.config.wrk_cpus, self.raw)
+        row = wrk(request, scenario, self.config.duration, conns, self.config.wrk_cpus, self.raw)
+        row.update(phase=phase, scenario=scenario, side=side.name, round=round_no, conns=conns)
+        self.results.append(row)
+        flag = "" if row["ok"] else f"  FAILED: {row['detail']}"
+        log(
+            f"  {phase} r{round_no} {scenario:<10} {side.name:<5} {row['rps']} req/s p50 {row['p50']} ms "
+            f"p99 {row['p99']} ms{flag}"
+        )
+        return row
+
+    def alternate(self, phase: str, sides: list[Side], scenarios: list[str], rounds: int, idle: list) -> None:
+        """Every scenario on every side, `rounds` times; the side that goes first alternates."""
+        for round_no in range(1, rounds + 1):
+            snapshot = cpu_idle()
+            idle.append(
+                {
+                    "phase": phase,
+                    "round": round_no,
+                    "idle": snapshot,
+                    "loadavg": Path("/proc/loadavg").read_text().split()[:3],
+                }
+            )
+            log(f"{phase}: round {round_no}/{rounds}, idle before: {snapshot}")
+            for index, scenario in enumerate(scenarios):
+                order = sides if (round_no + index) % 2 else list(reversed(sides))
+                for side in order:
+                    self.measure(phase, scenario, side, round_no)
+
+
+# --- Helpers run in our server's environment ------------------------------------------------------
+
+
+def run_helper(server: OurServer, script: str, payload: dict, timeout: int = 900) -> dict:
+    """Run bench/<script> with our server's settings; it reads JSON on stdin and prints JSON."""
+    env = server.environment()
+    done = subprocess.run(
+        [PY, str(HERE / script)],
+        cwd=ROOT,
+        env=env,
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{script} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def seeds_needed(config: Config, passes: int) -> int:
+    # wrk stops with up to `conns` refresh tokens in flight, each pass (warm-up included).
+    return config.conns * (passes + 2) + 8
+
+
+def write_seeds(path: Path, tokens: list[str]) -> None:
+    path.write_text("".join(t + "\n" for t in tokens))
+
+
+def machine_facts(database_url: str) -> dict:
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory = ""
+    with contextlib.suppress(OSError):
+        kib = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f"{kib / 1024 / 1024:.0f} GiB"
+    from importlib import metadata
+
+    versions = {}
+    for package in (
+        "Django",
+        "django-oauth-toolkit",
+        "mcp",
+        "starlette",
+        "uvicorn",
+        "gunicorn",
+        "uvicorn-worker",
+        "uvloop",
+        "httptools",
+        "a2wsgi",
+        "psycopg",
+    ):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[package] = metadata.version(package)
+    wrk_version = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.splitlines()
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory": memory,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "versions": versions,
+        "wrk": wrk_version[0] if wrk_version else "wrk",
+        "database": "PostgreSQL" if database_url.startswith("postgres") else "SQLite",
+    }
+
+
+def deployed_default_workers() -> int:
+    """The worker count gunicorn.conf.py picks when WEB_CONCURRENCY is not set."""
+    saved = os.environ.pop("WEB_CONCURRENCY", None)
+    try:
+        return int(runpy.run_path(str(ROOT / "gunicorn.conf.py"))["workers"])
+    finally:
+        if saved is not None:
+            os.environ["WEB_CONCURRENCY"] = saved
+
+
+# --- The run --------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    if not shutil.which("wrk"):
+        print("wrk is missing: `make bench` installs it (apt-get install wrk)", file=sys.stderr)
+        return 2
+    config = Config.from_env()
+    phases = config.phases.split()
+    scenarios = [s for s in config.scenarios.split() if s in SCENARIO_LABELS]
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    workdir = ROOT / "var" / "bench" / stamp
+    workdir.mkdir(parents=True, exist_ok=True)
+    raw = workdir / "wrk.txt"
+    started = time.monotonic()
+    log(f"raw output in {workdir}")
+
+    def interrupted(signum, frame):
+        raise SystemExit(f"stopped by signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupted)
+    runner = Runner(config, raw)
+    data: dict = {
+        "config": asdict(config),
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "idle": [],
+        "phases": phases,
+    }
+    deployed = config.deployed_workers or deployed_default_workers()
+    data["deployed_workers"] = deployed
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
+        database_url = stack.enter_context(bench_database(tmp))
+        data["machine"] = machine_facts(database_url)
+        log(f"database: {data['machine']['database']}")
+        ours = OurServer(database_url, workdir, workers=1, cpus=config.server_cpus)
+        log("migrating and seeding our server's database")
+        ours.prepare()
+        peer = Peer(workdir, cpus=config.server_cpus)
+        stack.callback(peer.stop)
+        stack.callback(ours.stop)
+        peer.start()
+        ours.start()
+
+        passes = 2 * (config.rounds + config.rounds_secondary)
+        seeds = seeds_needed(config, passes)
+        log(f"tokens: full OAuth flows on both servers ({seeds} refresh-token seeds each)")
+        ours_creds = oauth_client.obtain(ours.url + "/mcp", ours.username, ours.password, seeds=seeds)
+        peer_creds = oauth_client.obtain(peer.url + "/mcp", seeds=seeds)
+        ours_side = Side("ours", ours_creds, config.tool, workdir / "ours.seeds")
+        peer_side = Side("peer", peer_creds, config.tool, workdir / "peer.seeds")
+        write_seeds(ours_side.seeds_file, ours_creds.refresh_tokens)
+        write_seeds(peer_side.seeds_file, peer_creds.refresh_tokens)
+        sides = [ours_side, peer_side]
+        mcp_scenarios = [s for s in scenarios if s.startswith(("list_", "call_"))]
+
+        if "ratio" in phases:
+            runner.alternate("ratio", sides, scenarios, config.rounds, data["idle"])
+        # The other configurations of our server, each against the same peer.
+        variants = [
+            ("deployed", {"workers": deployed, "extra_env": {}}, scenarios, deployed > 1),
+            (
+                "cache",
+                {"workers": 1, "extra_env": {"MCP_TOKEN_CACHE_SECONDS": str(config.cache_seconds)}},
+                mcp_scenarios,
+                True,
+            ),
+            ("json", {"workers": 1, "extra_env": {"MCP_JSON_RESPONSE": "1"}}, mcp_scenarios, True),
+        ]
+        for phase, changes, chosen, wanted in variants:
+            if phase not in phases or not wanted or not chosen:
+                continue
+            ours.stop()
+            ours = ours.variant(**changes)
+            stack.callback(ours.stop)
+            ours.start()
+            runner.alternate(phase, sides, chosen, config.rounds_secondary, data["idle"])
+        if ours.workers != 1 or ours.extra_env:
+            ours.stop()
+            ours = ours.variant(workers=1, extra_env={})
+            stack.callback(ours.stop)
+            ours.start()
+        if "queries" in phases:
+            log("queries per request (in-process, counted on every database connection)")
+            seeds_left = [t for t in ours_side.seeds_file.read_text().split() if t]
+            data["queries"] = run_helper(
+                ours,
+                "queries.py",
+                {
+                    "mode": "count",
+                    "access_token": ours_creds.access_token,
+                    "client_id": ours_creds.client_id,
+                    "resource": ours_creds.resource,
+                    "refresh_tokens": seeds_left[-40:],
+                    "tool": config.tool,
+                    "cache_seconds": config.cache_seconds,
+                },
+            )
+            write_seeds(ours_side.seeds_file, seeds_left[:-40])
+            log(f"queries: {json.dumps(data['queries']['summary'])}")
+        if "rows" in phases:
+            data["rows"] = large_table_phase(runner, ours, ours_side, config, data["idle"])
+        data["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+        data["elapsed_seconds"] = round(time.monotonic() - started)
+        data["results"] = runner.results
+    (workdir / "results.json").write_text(json.dumps(data, indent=1))
+    text = report.render(data)
+    Path(config.output).write_text(text)
+    print(report.console_table(data))
+    log(f"wrote {config.output} and {workdir / 'results.json'} in {data['elapsed_seconds']} s")
+    return 0
+
+
+def large_table_phase(runner: Runner, ours: OurServer, side: Side, config: Config, idle: list) -> dict:
+    """The authenticated call's latency (one connection, so no queueing) and the lookup's own
+    time, with 1,000 and then `config.rows` rows in the access-token table."""
+    found: dict = {"sizes": []}
+    for target in (1000, config.rows):
+        log(f"rows: filling the access-token table up to {target:,} rows")
+        filled = run_helper(ours, "bulk_tokens.py", {"rows": target})
+        timing = run_helper(ours, "queries.py", {"mode": "lookup", "access_token": side.creds.access_token})
+        snapshot = cpu_idle()
+        idle.append(
+            {
+                "phase": f"rows-{target}",
+                "round": 1,
+                "idle": snapshot,
+                "loadavg": Path("/proc/loadavg").read_text().split()[:3],
+            }
+        )
+        runs = [
+            runner.measure(f"rows-{target}", "call_2025", side, r, conns=1) for r in range(1, config.latency_rounds + 1)
+        ]
+        found["sizes"].append({"target": target, **filled, "lookup": timing, "runs": runs})
+        log(f"rows: {filled['rows']:,} rows (insert {filled['seconds']} s); lookup {timing}")
+    return found
+
+
+if __name__ == "__main__":
+    sys.exit(main())
