@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db.models import F
@@ -57,6 +57,20 @@ def request_value_problem(code_challenge: str | None, nonce: str | None) -> str 
     if nonce is not None and len(nonce) > MAX_NONCE_LENGTH:
         return f"nonce must be at most {MAX_NONCE_LENGTH} characters"
     return None
+
+
+# "Last used" is shown to people at a minute's precision; writing it on every grant would add a
+# row write (and its lock) to the hottest path of a busy client for no one's benefit.
+LAST_USED_PRECISION = timedelta(minutes=1)
+_last_noted: dict[str, datetime] = {}
+
+
+def note_client_use(client) -> None:
+    now = timezone.now()
+    if _last_noted.get(client.client_id, datetime.min.replace(tzinfo=UTC)) > now - LAST_USED_PRECISION:
+        return
+    Client.objects.filter(pk=client.pk).update(last_used_at=now)
+    _last_noted[client.client_id] = now
 
 
 class MCPOAuth2Validator(OAuth2Validator):
@@ -162,14 +176,15 @@ class MCPOAuth2Validator(OAuth2Validator):
         if access:
             request.issued_access_token_checksum = checksum(access)
         refresh = token.get("refresh_token")
-        if refresh:
+        if refresh and request.grant_type == "authorization_code":
+            # Remembered with the redeemed code, so that a replay of it can revoke the family.
             request.issued_token_family = (
                 get_refresh_token_model()
                 .objects.filter(token_checksum=checksum(refresh), revoked__isnull=True)
                 .values_list("token_family", flat=True)
                 .first()
             )
-        Client.objects.filter(pk=request.client.pk).update(last_used_at=timezone.now())
+        note_client_use(request.client)
         audit.event(
             "token_refreshed" if request.grant_type == "refresh_token" else "token_issued",
             client_id=request.client.client_id,

@@ -4,10 +4,13 @@ app (both protocol generations on one URL)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 
 from django.conf import settings
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .gate import BearerGate, transport_security_settings
 from .server import Server, build_server
@@ -27,6 +30,18 @@ def origin_regex(patterns: list[str]) -> str:
     return "^(" + "|".join(parts) + ")$"
 
 
+def also_running(app: ASGIApp, context: Callable[[], AbstractAsyncContextManager]) -> ASGIApp:
+    """`app`, with `context` entered for as long as the ASGI lifespan lasts."""
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            return await app(scope, receive, send)
+        async with context():
+            await app(scope, receive, send)
+
+    return wrapped
+
+
 def build_mcp_app() -> tuple[ASGIApp, Server]:
     """A fresh `/mcp` app and its MCP server (the SDK's session manager runs once per app)."""
     server, capabilities = build_server()
@@ -38,7 +53,21 @@ def build_mcp_app() -> tuple[ASGIApp, Server]:
         transport_security=transport_security_settings(),
         max_request_body_size=settings.MCP_MAX_BODY_BYTES,
     )
-    gated = BearerGate(sdk_app, verify_bearer_token, capabilities, stateless=stateless)
+    json_app = None
+    if stateless and not settings.MCP_JSON_RESPONSE:
+        # A second transport of the same MCP server answers with one JSON body: the gate sends it
+        # the requests that cannot stream a notification (lists, quiet tools), for which an event
+        # stream costs about as much again as the answer itself (docs/performance.md).
+        json_manager = StreamableHTTPSessionManager(
+            app=server._lowlevel_server,  # MCPServer exposes no other handle on its server
+            json_response=True,
+            stateless=True,
+            security_settings=transport_security_settings(),
+            max_request_body_size=settings.MCP_MAX_BODY_BYTES,
+        )
+        json_app = StreamableHTTPASGIApp(json_manager)
+        sdk_app = also_running(sdk_app, json_manager.run)
+    gated = BearerGate(sdk_app, verify_bearer_token, capabilities, stateless=stateless, json_app=json_app)
     app = CORSMiddleware(
         gated,
         allow_origin_regex=origin_regex(settings.MCP_ALLOWED_ORIGINS),

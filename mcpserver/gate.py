@@ -108,9 +108,38 @@ def request_targets(scope: Scope, body: bytes) -> list[tuple[str | None, str | N
     return targets
 
 
+# Requests that never produce a notification while they are answered: an event stream would only
+# cost time (stateless mode answers them with one JSON body when it can, see `json_app`).
+QUIET_METHODS = frozenset(
+    {
+        "initialize",
+        "ping",
+        "server/discover",
+        "tools/list",
+        "resources/list",
+        "resources/templates/list",
+        "prompts/list",
+        "completion/complete",
+        "logging/setLevel",
+        "resources/subscribe",
+        "resources/unsubscribe",
+    }
+)
+
+
 class BearerGate:
-    def __init__(self, app: ASGIApp, verifier: Verifier, capabilities: Capabilities, stateless: bool) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        verifier: Verifier,
+        capabilities: Capabilities,
+        stateless: bool,
+        json_app: ASGIApp | None = None,
+    ) -> None:
+        """`app` answers with event streams (or as configured); `json_app`, when given, is the
+        same MCP server answering with one JSON body, used for requests that cannot stream."""
         self.app = app
+        self.json_app = json_app
         self.verifier = verifier
         self.capabilities = capabilities
         self.stateless = stateless
@@ -178,6 +207,7 @@ class BearerGate:
                 extra=[(b"allow", b"POST, OPTIONS")],
             )
 
+        target_app = self.app
         if method == "POST":
             body = await self.read_body(receive)
             if body is None:
@@ -196,15 +226,26 @@ class BearerGate:
                 if rpc_method == "tools/call":
                     audit.event("tool_called", user_id=verified.subject, client_id=verified.client_id, tool=name)
             receive = replay(body, receive)
+            if self.json_app is not None and self.is_quiet(targets):
+                target_app = self.json_app
 
         user = AuthenticatedUser(verified)
         scope["user"] = user
         scope["auth"] = AuthCredentials(verified.scopes)
         context_token = auth_context_var.set(user)
         try:
-            await self.app(scope, receive, send)
+            await target_app(scope, receive, send)
         finally:
             auth_context_var.reset(context_token)
+
+    def is_quiet(self, targets: list[tuple[str | None, str | None]]) -> bool:
+        """One request that cannot produce a notification while it is answered."""
+        if len(targets) != 1:
+            return False
+        method, name = targets[0]
+        if method in QUIET_METHODS or (method or "").startswith("notifications/"):
+            return True
+        return method == "tools/call" and name in self.capabilities.quiet_tools
 
     async def insufficient(
         self, send: Send, verified: SDKAccessToken, granted: frozenset[str], needed: frozenset[str], target: str | None

@@ -103,12 +103,6 @@ def _all(user_id: int) -> list[Note]:
     return list(Note.objects.filter(owner_id=user_id).order_by("-updated", "-id")[:500])
 
 
-def _username(user_id: int) -> str:
-    from django.contrib.auth import get_user_model
-
-    return get_user_model().objects.filter(pk=user_id).values_list("username", flat=True).first() or ""
-
-
 def _ids_starting(user_id: int, prefix: str) -> list[str]:
     ids = Note.objects.filter(owner_id=user_id).order_by("-updated").values_list("pk", flat=True)[:200]
     return [str(pk) for pk in ids if str(pk).startswith(prefix)]
@@ -131,11 +125,7 @@ def register(server: Server, capabilities: Capabilities) -> None:
     async def whoami() -> Identity:
         """Who this connection acts for: the signed-in user, the client, and the granted scopes."""
         principal = current_principal()
-        return Identity(
-            user=await run_db(_username, principal.user_id),
-            client_id=principal.client_id,
-            scopes=sorted(principal.scopes),
-        )
+        return Identity(user=principal.username, client_id=principal.client_id, scopes=sorted(principal.scopes))
 
     @server.tool(annotations=read_only)
     async def search_notes(
@@ -173,6 +163,7 @@ def register(server: Server, capabilities: Capabilities) -> None:
 
     capabilities.require("tool", "create_note", scopes.WRITE)
     capabilities.require("tool", "delete_note", scopes.WRITE)
+    capabilities.quiet_tools |= {"whoami", "search_notes", "get_note", "create_note", "delete_note"}
 
     @server.resource(NOTE_URI, name="note", title="A note", mime_type="text/markdown")
     async def note_resource(note_id: str) -> str:

@@ -34,6 +34,9 @@ class Capabilities:
     tool_scopes: dict[str, str] = field(default_factory=dict)
     prompt_scopes: dict[str, str] = field(default_factory=dict)
     completions: dict[tuple[str, str], CompletionProvider] = field(default_factory=dict)
+    # Tools that never send a notification (progress, log) while they run: their answers need no
+    # event stream and go out as one JSON body.
+    quiet_tools: set[str] = field(default_factory=set)
 
     def require(self, kind: str, name: str, scope: str) -> None:
         if scope not in scopes.DESCRIPTIONS:
@@ -58,6 +61,7 @@ class Principal:
     """Who a request acts for, from the verified access token."""
 
     user_id: int
+    username: str
     client_id: str
     scopes: frozenset[str]
 
@@ -68,7 +72,8 @@ def current_principal() -> Principal:
     if token is None or token.subject is None:
         # The bearer gate runs before every request, so this means a wiring mistake.
         raise PermissionError("no verified access token for this request")
-    return Principal(int(token.subject), token.client_id, scopes.effective_scopes(token.scopes))
+    username = str((token.claims or {}).get("username") or "")
+    return Principal(int(token.subject), username, token.client_id, scopes.effective_scopes(token.scopes))
 
 
 class Server(MCPServer):

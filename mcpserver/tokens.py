@@ -42,6 +42,7 @@ FIELDS = (
     "resource",
     "user_id",
     "user__is_active",
+    "user__username",  # so that tools know the user's name without another query
     "application__client_id",
     "application__is_enabled",
     "application__approval",
@@ -99,7 +100,7 @@ def judge(row: tuple | None, now: datetime | None = None) -> SDKAccessToken | Re
     user may still use it."""
     if row is None:
         return Rejection("The access token is unknown or revoked")
-    expires, scope, resource, user_id, user_active, client_id, client_enabled, approval = row
+    expires, scope, resource, user_id, user_active, username, client_id, client_enabled, approval = row
     now = now or datetime.now(UTC)
     expires_at = _as_datetime(expires)
     if expires_at <= now:
@@ -117,7 +118,7 @@ def judge(row: tuple | None, now: datetime | None = None) -> SDKAccessToken | Re
         expires_at=int(expires_at.timestamp()),
         resource=settings.MCP_URL,
         subject=str(user_id),
-        claims={"iss": settings.ISSUER},
+        claims={"iss": settings.ISSUER, "username": username},
     )
 
 
@@ -286,5 +287,5 @@ async def judge_claims(claims: dict) -> SDKAccessToken | Rejection:
         expires_at=expires_at,
         resource=settings.MCP_URL,
         subject=str(user_id),
-        claims={"iss": settings.ISSUER, "sub": str(claims.get("sub", ""))},
+        claims={"iss": settings.ISSUER, "sub": str(claims.get("sub", "")), "username": username},
     )

@@ -32,7 +32,7 @@ def call(http, stack, writer, method, params=None, version=mcp.LEGACY):
 def test_initialize_negotiates_the_clients_version(stack, http, writer, version: str) -> None:
     reply = mcp.initialize(http, stack.mcp_url, writer["access_token"], version=version)
     assert reply.status == 200
-    assert reply.headers["content-type"].startswith("text/event-stream")
+    assert reply.headers["content-type"] == "application/json"  # nothing to stream: one JSON body
     assert "mcp-session-id" not in reply.headers  # stateless by default
     result = reply.result
     assert result["protocolVersion"] == version
@@ -141,6 +141,29 @@ def test_progress_notifications_stream_on_the_post_response(stack, http, writer)
         "tools/call",
         {"name": "test_tool_with_progress", "arguments": {}, "_meta": {"progressToken": "p1"}},
     )
+    assert reply.headers["content-type"].startswith("text/event-stream")
     progress = [n for n in reply.notifications if n["method"] == "notifications/progress"]
     assert [n["params"]["progress"] for n in progress] == [0, 50, 100]
     assert reply.result["isError"] is False
+
+
+@pytest.mark.parametrize("version", [mcp.LEGACY, mcp.MODERN])
+def test_answers_that_cannot_stream_are_plain_json(stack, http, writer, version) -> None:
+    for method, params in [
+        ("tools/list", None),
+        ("tools/call", {"name": "whoami", "arguments": {}}),
+        ("resources/list", None),
+    ]:
+        reply = call(http, stack, writer, method, params, version)
+        assert reply.headers["content-type"] == "application/json", method
+    # A tool that reports progress answers with an event stream.
+    streaming = call(
+        http,
+        stack,
+        writer,
+        "tools/call",
+        {"name": "test_tool_with_progress", "arguments": {}, "_meta": {"progressToken": "p2"}},
+        version,
+    )
+    assert streaming.headers["content-type"].startswith("text/event-stream")
+    assert [n["params"]["progress"] for n in streaming.notifications] == [0, 50, 100]

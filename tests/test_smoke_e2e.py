@@ -23,9 +23,7 @@ def test_discovery_chain_then_authenticated_call(stack, http: httpx2.Client, tok
     assert asm["issuer"] == issuer == stack.url
 
     granted = tokens.tokens("mcp:read")
-    reply = mcp.call(
-        http, stack.mcp_url, granted["access_token"], "tools/call", {"name": "whoami", "arguments": {}}
-    )
+    reply = mcp.call(http, stack.mcp_url, granted["access_token"], "tools/call", {"name": "whoami", "arguments": {}})
     assert reply.status == 200
     assert reply.result["structuredContent"]["user"] == "demo"
     assert reply.result["structuredContent"]["scopes"] == ["mcp:read"]
