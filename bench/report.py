@@ -188,7 +188,7 @@ def limits(data: dict) -> dict[str, str]:
         for phase, title in (
             ("ratio", "one worker (the table below)"),
             ("json", "JSON answers"),
-            ("cache", "token cache on"),
+            ("cache", cache_title(data)),
             ("deployed", f"{data.get('deployed_workers', '?')} workers"),
         )
         if ratios(phase)
@@ -220,16 +220,16 @@ def limits(data: dict) -> dict[str, str]:
         "mcp": (
             "Both sides run the same MCP SDK transport and server code with the same tool list; that code "
             "(pydantic validation and serialization, anyio task groups, the per-request stateless transport) "
-            "is most of the cost on both. What this server adds per request: the token lookup, a round trip "
-            "to PostgreSQL, which also takes its CPU from the same two cores (the peer reads a dict in its "
-            "own memory); the bearer gate (header limits, Host/Origin check, per-tool scope check, an audit "
-            "line for every `tools/call`); Starlette's CORS middleware; gunicorn's worker; and answers as "
-            "event streams, the default, so that progress and log notifications reach the client during a "
-            'tool call (the peer answers with one JSON body: see "JSON answers"). `whoami` also reads the '
-            "user's name from the database, on a database thread; the peer's comes from memory. In a py-spy "
-            "profile of one worker serving `tools/list` (2026-07-28) while this benchmark was built, the SDK "
-            "and the libraries under it took about 60% of the worker's time, psycopg's Python code for the "
-            "lookup 13%, our gate and verification 6%, uvicorn 6%." + mcp_run
+            "is most of the cost on both. What this server adds per request: the bearer gate (header limits, "
+            "Host/Origin check, per-tool scope check, and for every `tools/call` a line in the audit log); "
+            "Starlette's CORS middleware; gunicorn's worker; and, with the cache off or not yet holding the "
+            "token, the lookup, a round trip to PostgreSQL whose CPU comes from the same two cores (the peer "
+            "reads a dict in its own memory). In a py-spy profile of one worker serving `tools/list` "
+            "(2026-07-28) with the cache off, made while this benchmark was built, psycopg and the event-loop "
+            "work around the lookup took about 30% of the worker's time: the cache removes that, which is "
+            'why it is on by default on PostgreSQL (see "What the measurements led to"). With one core for '
+            "wrk, PostgreSQL and both servers, ratios within about ±15% of 1 are also within this machine's "
+            "run-to-run noise." + mcp_run
         ),
         "refresh": (
             "The grant is django-oauth-toolkit's and oauthlib's: "
@@ -247,6 +247,17 @@ def limits(data: dict) -> dict[str, str]:
         ),
         "queries": "Every statement counted is listed below.",
     }
+
+
+def cache_words(seconds: int) -> str:
+    if seconds:
+        return f"`MCP_TOKEN_CACHE_SECONDS={seconds}`, the default on PostgreSQL: revocations heard from the database"
+    return "`MCP_TOKEN_CACHE_SECONDS=0`, the default where revocations cannot be heard: every token looked up"
+
+
+def cache_title(data: dict) -> str:
+    """The heading of the phase that runs the non-default cache setting."""
+    return "token cache off" if data.get("cache_other", 1) == 0 else "token cache on"
 
 
 def idle_lines(data: dict) -> tuple[list[str], int]:
@@ -314,12 +325,26 @@ def render(data: dict) -> str:
         "- **Frozen start-up objects** (`gunicorn.conf.py`, `gc.freeze()` after the worker loads the "
         "application): full garbage collections no longer walk Django and the SDK; p99 of `tools/list` "
         "went from about 220 to about 80 ms in paired runs.",
-        "- **An optional token cache** (`MCP_TOKEN_CACHE_SECONDS`, off by default, see below).",
-        "- Not changed, and why: answers stay event streams by default, because progress and log "
-        "notifications during a tool call need them (`MCP_JSON_RESPONSE=1` is measured below; answering "
-        "only the list requests, which never carry notifications, with JSON would recover much of the "
-        "`tools/list` difference, but the SDK offers no per-request choice and it changes what clients "
-        "receive: left for a decision); the refresh grant stays django-oauth-toolkit's; the worker stays "
+        "- **One JSON body where nothing can stream** (`mcpserver/gate.py`, `mcpserver/app.py`): a request "
+        "that cannot produce a notification while it is answered (the list methods, `initialize`, `ping`, "
+        "and the tools that never report progress or log, such as `whoami` and the notes tools) goes to a "
+        "second transport of the same MCP server that answers with one JSON body; everything else still "
+        "gets an event stream, so progress and log notifications reach the client during a tool call. The "
+        "SDK's event stream (sse-starlette, a task group per answer) had cost about as much again as the "
+        "answer itself: `tools/call` went from 0.13–0.20× the peer to about 0.6× with the cache off.",
+        "- **The user's name from the token lookup**: the lookup's join already reaches the user, so "
+        "`whoami` needs no second query.",
+        "- **A token cache that hears revocations** (`mcpserver/token_cache.py`, `mcpserver/revocations.py`): "
+        "on PostgreSQL, triggers announce every revocation (and every change of a token's client or user) "
+        "with NOTIFY when it commits, and each worker LISTENs and forgets the token at once; the cache is "
+        "used only while that connection listens. So it is on by default there "
+        "(`MCP_TOKEN_CACHE_SECONDS`, 30 s) with no revocation lag beyond the notification's own delivery "
+        "(tests/test_revocations.py); on SQLite nothing can tell other workers, so it stays off unless "
+        "asked for. The cost of a lookup per call is measured below with the cache off.",
+        "- **Cheaper bookkeeping on the token endpoint**: the two abuse-limit counters in one transaction "
+        "(asynchronous commit on PostgreSQL: a counter lost in a crash costs nothing), the client's "
+        "`last_used_at` written at most once a minute, the token-family lookup only for code exchanges.",
+        "- Not changed, and why: the refresh grant stays django-oauth-toolkit's; the worker stays "
         "gunicorn's uvicorn worker with `WEB_CONCURRENCY` defaulting to 2, the core count here (plain "
         "uvicorn looked up to a quarter faster on `tools/list` in a few noisy A/B runs, not enough to trade "
         "gunicorn's process management for).",
@@ -329,7 +354,8 @@ def render(data: dict) -> str:
         "",
         "## Like for like: one worker against the peer",
         "",
-        f"Our gunicorn with **one** uvicorn worker process (the peer is one process too), medians of "
+        f"Our gunicorn with **one** uvicorn worker process (the peer is one process too), settings at their "
+        f"defaults ({cache_words(data.get('cache_default', 0))}), medians of "
         f"{config['rounds']} rounds; req/s in brackets: the slowest and fastest round. "
         "ours/peer > 1: we are faster. The latencies are those of a closed loop at saturation "
         f"({config['conns']} connections), so p50 ≈ connections ÷ throughput.",
@@ -350,15 +376,24 @@ def render(data: dict) -> str:
         ]
     cache_rows = comparison(data, "cache")
     if cache_rows:
+        other = data.get("cache_other", config["cache_seconds"])
+        if other == 0:
+            about = (
+                "One worker with the token cache off: every authenticated call looks its token up in "
+                "PostgreSQL (one indexed query on the event loop), what a deployment that sets "
+                "`MCP_TOKEN_CACHE_SECONDS=0` gets."
+            )
+        else:
+            about = (
+                "One worker with the token cache on. On this database nothing tells other workers of a "
+                "revocation, so it is off by default; when set, a revoke in the same process takes effect "
+                f"at once, in another worker or replica within {other} s (the maximum revocation lag)."
+            )
         out += [
             "",
-            f"## Token cache on (`MCP_TOKEN_CACHE_SECONDS={config['cache_seconds']}`)",
+            f"## {cache_title(data)[0].upper()}{cache_title(data)[1:]} (`MCP_TOKEN_CACHE_SECONDS={other}`)",
             "",
-            "One worker, with the revocation-aware cache of accepted tokens (`mcpserver/token_cache.py`): a "
-            "revoke in the same process takes effect at once, in another worker or replica within "
-            f"{config['cache_seconds']} s (the maximum revocation lag). It is **off by default**; the "
-            "figures above are without it. Medians of "
-            f"{config['rounds_secondary']} rounds.",
+            f"{about} Medians of {config['rounds_secondary']} rounds.",
             "",
             *comparison_table(cache_rows),
         ]
@@ -368,9 +403,10 @@ def render(data: dict) -> str:
             "",
             "## JSON answers (`MCP_JSON_RESPONSE=1`)",
             "",
-            "One worker, cache off, answering every MCP request with one JSON body like the peer does, "
-            "instead of an event stream. This is a supported setting, not the default: with it, "
-            "progress and log notifications sent during a tool call cannot reach the client. Medians of "
+            "One worker, token cache at its default, answering every MCP request with one JSON body like "
+            "the peer does, the tools that report progress included. This is a supported setting, not the "
+            "default: with it, progress and log notifications sent during a tool call cannot reach the "
+            "client. Medians of "
             f"{config['rounds_secondary']} rounds.",
             "",
             *comparison_table(json_rows),
@@ -394,7 +430,7 @@ def render(data: dict) -> str:
             "call_2025": "`tools/call` (trivial tool), 2025-11-25",
             "list_2026": "`tools/list`, 2026-07-28",
             "call_2026": "`tools/call` (trivial tool), 2026-07-28",
-            "call_whoami_2025": "`tools/call whoami` (a tool that reads the user's name), 2025-11-25",
+            "call_whoami_2025": "`tools/call whoami` (the user's name comes with the token), 2025-11-25",
             "refresh": "`POST /token`, refresh-token grant",
         }
         for label, case in queries["cases"].items():
@@ -450,11 +486,12 @@ def render(data: dict) -> str:
         f"- Versions (both servers run on the project's virtualenv): {versions}; load generator {machine['wrk']}.",
         f"- Database: {machine['database']}, a fresh database of the benchmark's own, dropped afterwards.",
         "- Our server: `gunicorn config.asgi:application -c gunicorn.conf.py` (uvicorn workers, uvloop, "
-        "httptools), `DEBUG=0`, stateless MCP with its default event-stream (SSE) answers, "
-        '`MCP_TOKEN_CACHE_SECONDS=0` except in "Token cache on", logging at its production level (the '
-        "audit line of every `tools/call` included), the production tool list (the five notes tools). "
-        f"`tools/call` calls `{config['tool']}` on both servers, our cheapest tool: ours reads the user's "
-        "name from the database (one more query), the peer's answers from memory. The abuse limits are "
+        "httptools), `DEBUG=0`, stateless MCP with its default answers (one JSON body where nothing can "
+        "stream, an event stream otherwise), "
+        f"{cache_words(data.get('cache_default', 0))} except in the cache section, logging at its production "
+        "level (the audit line of every `tools/call` included), the production tool list (the five notes "
+        f"tools). `tools/call` calls `{config['tool']}` on both servers, our cheapest tool: ours takes the "
+        "user's name from the token's row, the peer's from memory. The abuse limits are "
         "raised so that one "
         "load generator on 127.0.0.1 is not refused (their counters are still written on every token "
         "request).",

@@ -5,9 +5,12 @@ Phases (each bounded in time; the knobs are environment variables, see bench/REA
 1. like-for-like: our gunicorn with ONE worker against the single-process peer, every scenario,
    ROUNDS rounds, the two sides alternating (who goes first alternates too);
 2. as deployed: our gunicorn with the deployed worker count, same scenarios and alternation;
-3. token cache on: one worker with MCP_TOKEN_CACHE_SECONDS set, the authenticated MCP scenarios;
-4. database queries per request, counted in-process (bench/queries.py);
-5. the authenticated call's latency with 1,000 and with 1,000,000 rows in the access-token table.
+3. the other token-cache setting: one worker with the cache off (MCP_TOKEN_CACHE_SECONDS=0) when
+   it is on by default (PostgreSQL), else on (CACHE_SECONDS), the authenticated MCP scenarios;
+4. JSON answers: one worker with MCP_JSON_RESPONSE=1, the authenticated MCP scenarios;
+5. database queries per request, counted in-process (bench/queries.py);
+6. the authenticated call's latency with 1,000 and with 1,000,000 rows in the access-token table,
+   cache off, so that every call looks its token up.
 
 Our server runs with production settings (DEBUG off, gunicorn + uvicorn workers from
 gunicorn.conf.py) on a fresh PostgreSQL database of its own when PostgreSQL is reachable
@@ -63,7 +66,7 @@ class Config:
     conns: int = 8  # wrk connections (closed loop)
     latency_rounds: int = 3  # wrk -c1 runs per table size in the 1M phase
     rows: int = 1_000_000  # access-token rows for the large-table phase
-    cache_seconds: int = 5  # MCP_TOKEN_CACHE_SECONDS of the cache phase
+    cache_seconds: int = 5  # MCP_TOKEN_CACHE_SECONDS of the cache phase where the default is off
     deployed_workers: int = 0  # 0: what gunicorn.conf.py picks
     tool: str = "whoami"  # the tools/call target: the cheapest real tool (reads the user's name)
     server_cpus: str = ""  # taskset list for both servers, e.g. "0" (empty: no pinning)
@@ -212,7 +215,6 @@ class OurServer:
             DEMO_PASSWORD=self.password,
             ADMIN_USERNAME="",
             MCP_CONFORMANCE_FIXTURES="0",
-            MCP_TOKEN_CACHE_SECONDS="0",
             # One load generator on 127.0.0.1 would hit the per-address abuse limits at once; the
             # counters are still kept (two writes per token request), the limits are just high.
             TOKEN_RATE_LIMIT=unlimited,
@@ -232,10 +234,22 @@ class OurServer:
         settings; start it after stopping this one."""
         return dataclasses.replace(self, process=None, **changes)
 
-    def manage(self, *args: str) -> None:
-        subprocess.run(
-            [PY, "manage.py", *args], cwd=ROOT, env=self.environment(), check=True, capture_output=True, timeout=600
-        )
+    def manage(self, *args: str) -> str:
+        return subprocess.run(
+            [PY, "manage.py", *args],
+            cwd=ROOT,
+            env=self.environment(),
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        ).stdout
+
+    def setting(self, name: str) -> str:
+        """One of the server's settings, as its own settings module computes it."""
+        code = f"from django.conf import settings; print(settings.{name})"
+        printed = self.manage("shell", "--no-imports", "-c", code)
+        return printed.strip().splitlines()[-1]
 
     def prepare(self) -> None:
         self.manage("migrate", "--noinput")
@@ -640,6 +654,10 @@ def main() -> int:
         sides = [ours_side, peer_side]
         mcp_scenarios = [s for s in scenarios if s.startswith(("list_", "call_"))]
 
+        # On PostgreSQL the token cache is on by default (revocations are heard by every worker);
+        # the "cache" phase measures the other setting.
+        data["cache_default"] = int(ours.setting("MCP_TOKEN_CACHE_SECONDS"))
+        data["cache_other"] = 0 if data["cache_default"] else config.cache_seconds
         if "ratio" in phases:
             runner.alternate("ratio", sides, scenarios, config.rounds, data["idle"])
         # The other configurations of our server, each against the same peer.
@@ -647,7 +665,7 @@ def main() -> int:
             ("deployed", {"workers": deployed, "extra_env": {}}, scenarios, deployed > 1),
             (
                 "cache",
-                {"workers": 1, "extra_env": {"MCP_TOKEN_CACHE_SECONDS": str(config.cache_seconds)}},
+                {"workers": 1, "extra_env": {"MCP_TOKEN_CACHE_SECONDS": str(data["cache_other"])}},
                 mcp_scenarios,
                 True,
             ),
@@ -679,12 +697,18 @@ def main() -> int:
                     "resource": ours_creds.resource,
                     "refresh_tokens": seeds_left[-40:],
                     "tool": config.tool,
-                    "cache_seconds": config.cache_seconds,
+                    "cache_seconds": data["cache_default"] or config.cache_seconds,
                 },
             )
             write_seeds(ours_side.seeds_file, seeds_left[:-40])
             log(f"queries: {json.dumps(data['queries']['summary'])}")
         if "rows" in phases:
+            if data["cache_default"]:
+                # Every call must look its token up, or the table's size could not matter.
+                ours.stop()
+                ours = ours.variant(workers=1, extra_env={"MCP_TOKEN_CACHE_SECONDS": "0"})
+                stack.callback(ours.stop)
+                ours.start()
             data["rows"] = large_table_phase(runner, ours, ours_side, config, data["idle"])
         data["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
         data["elapsed_seconds"] = round(time.monotonic() - started)

@@ -352,9 +352,13 @@ MCP_CONFORMANCE_FIXTURES = env_bool("MCP_CONFORMANCE_FIXTURES", False)
 MCP_MAX_BODY_BYTES = env_int("MCP_MAX_BODY_BYTES", 1024 * 1024)
 MCP_PROTECTED_RESOURCE_METADATA_URL = PUBLIC_URL + "/.well-known/oauth-protected-resource" + MCP_PATH
 # Seconds a token accepted at /mcp is accepted again without the database lookup (per process;
-# mcpserver/token_cache.py). 0, the default, looks every token up. Above 0 it is also the longest
-# a token revoked through another worker or replica can still be used (docs/performance.md).
-MCP_TOKEN_CACHE_SECONDS = env_int("MCP_TOKEN_CACHE_SECONDS", 0)
+# mcpserver/token_cache.py). On PostgreSQL every worker hears revocations as they commit
+# (mcpserver/revocations.py), so the cache is on by default there; elsewhere nothing tells other
+# workers, so it is off by default and, when set, also the longest a token revoked through
+# another worker can still be used. 0 looks every token up.
+MCP_TOKEN_CACHE_SECONDS = env_int(
+    "MCP_TOKEN_CACHE_SECONDS", 30 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" else 0
+)
 if not 0 <= MCP_TOKEN_CACHE_SECONDS <= 300:
     raise ImproperlyConfigured("MCP_TOKEN_CACHE_SECONDS must be between 0 and 300")
 # Browser origins allowed to call /mcp (Origin is checked against DNS rebinding). A loopback

@@ -12,6 +12,7 @@ from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, Streamable
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from . import revocations
 from .gate import BearerGate, transport_security_settings
 from .server import Server, build_server
 from .tokens import verify_bearer_token
@@ -67,6 +68,7 @@ def build_mcp_app() -> tuple[ASGIApp, Server]:
         )
         json_app = StreamableHTTPASGIApp(json_manager)
         sdk_app = also_running(sdk_app, json_manager.run)
+    sdk_app = also_running(sdk_app, revocations.listening)
     gated = BearerGate(sdk_app, verify_bearer_token, capabilities, stateless=stateless, json_app=json_app)
     app = CORSMiddleware(
         gated,

@@ -1,4 +1,4 @@
-"""A short, revocation-aware, per-process cache of accepted access tokens (off by default).
+"""A short, revocation-aware, per-process cache of accepted access tokens.
 
 With `MCP_TOKEN_CACHE_SECONDS` = N > 0, a token accepted at `/mcp` is accepted again for up to N
 seconds without the database lookup (docs/performance.md has what that saves). Only acceptances
@@ -7,11 +7,14 @@ the token's own expiry.
 
 Revocation: every revocation deletes the access-token row (DOT's `revoke()`, refresh rotation,
 reuse detection, the admin's "disable and revoke", a user's "revoke" on connected apps), and a
-client or user change (disabled, quarantined, deactivated) is a save. The signals of those
-writes drop the affected entries at once, in the process that made the change: a revoke there is
-effective immediately. Other worker processes and replicas do not see the signal, so there a
-revoked token keeps working for at most MCP_TOKEN_CACHE_SECONDS: that is the maximum revocation
-lag, and why the cache is off unless it is asked for.
+client or user change (disabled, quarantined, deactivated) is a save.
+
+- In the process that makes the change, Django's signals drop the affected entries at once.
+- On PostgreSQL (the default N is then 30), triggers announce every such change to every worker
+  and replica when it commits (revocations.py), and the cache is used only while this process's
+  listener is connected: a revoke is effective everywhere as soon as it is heard.
+- On other databases (SQLite: one machine, `make run`) there is no listener, so the cache is off
+  unless asked for; then another worker may accept a revoked token for up to N seconds.
 
 A lookup that started before an invalidation does not store its (possibly stale) answer: each
 invalidation advances a generation counter that the lookup compares before storing.
@@ -29,21 +32,42 @@ from django.db.models.signals import post_delete, post_save
 from mcp.server.auth.provider import AccessToken as SDKAccessToken
 from oauth2_provider.models import get_access_token_model, get_application_model
 
+from . import token_lookup
+
 MAX_ENTRIES = 10_000
 
 _entries: dict[str, tuple[float, SDKAccessToken]] = {}  # checksum -> (monotonic deadline, token)
 _lock = threading.Lock()  # invalidations come from Django's threads, lookups from the event loop
 _generation = 0
+_listening = False  # this process hears every revocation (revocations.py)
 
 
 def ttl() -> float:
     return float(settings.MCP_TOKEN_CACHE_SECONDS)
 
 
+def set_listening(listening: bool) -> None:
+    global _listening
+    _listening = listening
+    if not listening:
+        invalidate()
+
+
+def listening() -> bool:
+    return _listening
+
+
+def usable() -> bool:
+    """On, and on PostgreSQL only while revocations are heard (the triggers can tell us)."""
+    if ttl() <= 0:
+        return False
+    return _listening or not token_lookup.on_postgresql()
+
+
 def get(checksum: str) -> SDKAccessToken | None:
     """The cached acceptance of a token, if fresh and the token has not expired meanwhile."""
     entry = _entries.get(checksum)
-    if entry is None or ttl() <= 0:
+    if entry is None or not usable():
         return None
     deadline, token = entry
     if deadline <= monotonic() or (token.expires_at is not None and token.expires_at <= time()):
@@ -60,7 +84,7 @@ def generation() -> int:
 def put(checksum: str, verdict: object, started: int) -> None:
     """Remember an acceptance, unless the cache is off or something was revoked meanwhile."""
     seconds = ttl()
-    if seconds <= 0 or not isinstance(verdict, SDKAccessToken):
+    if not usable() or not isinstance(verdict, SDKAccessToken):
         return
     with _lock:
         if started != _generation:
@@ -87,7 +111,7 @@ def invalidate(checksum: str | None = None) -> None:
 
 def _invalidate_now_and_on_commit(checksum: str | None) -> None:
     if not _entries and ttl() <= 0:
-        return  # the cache is off (the default) and empty: nothing to forget
+        return  # the cache is off and empty: nothing to forget
     # Now, so that this process refuses the token at once; again after the commit, because a
     # lookup in between still saw the row (the deletion was not committed yet) and may have
     # started before the generation moved.

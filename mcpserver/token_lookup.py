@@ -55,14 +55,6 @@ class _Connection:
         if conn is not None and not conn.closed:
             conn.pgconn.finish()
 
-    async def _connect(self) -> psycopg.AsyncConnection:
-        params = connections["default"].get_connection_params()
-        params.pop("cursor_factory", None)  # Django's is a synchronous cursor
-        params.setdefault("connect_timeout", CONNECT_TIMEOUT)
-        return await psycopg.AsyncConnection.connect(
-            autocommit=True, cursor_factory=psycopg.AsyncClientCursor, **params
-        )
-
     async def _drop(self) -> None:
         conn, self.conn = self.conn, None
         if conn is not None:
@@ -78,7 +70,7 @@ class _Connection:
                 try:
                     async with asyncio.timeout(QUERY_TIMEOUT):
                         if self.conn is None or self.conn.closed:
-                            self.conn = await self._connect()
+                            self.conn = await connect()
                         executed += 1
                         cursor = await self.conn.execute(self.sql, [checksum])
                         return await cursor.fetchone()
@@ -97,13 +89,23 @@ class _Connection:
 _connection = _Connection()
 
 
+async def connect(application_name: str = "mcp-token-lookup") -> psycopg.AsyncConnection:
+    """A new asynchronous autocommit connection to Django's default database, with its parameters
+    (`application_name` tells the connections apart in pg_stat_activity)."""
+    params = connections["default"].get_connection_params()
+    params.pop("cursor_factory", None)  # Django's is a synchronous cursor
+    params.setdefault("connect_timeout", CONNECT_TIMEOUT)
+    params.setdefault("application_name", application_name)
+    return await psycopg.AsyncConnection.connect(autocommit=True, cursor_factory=psycopg.AsyncClientCursor, **params)
+
+
 def close() -> None:
     """Close this process's lookup connection (the application's lifespan ends with this)."""
     _connection.close_now()
 
 
 @functools.cache
-def _on_postgresql() -> bool:
+def on_postgresql() -> bool:
     # Asked once: looking a connection up in Django's registry costs more than the lookup's
     # own Python work (asgiref's context-local storage).
     return connections["default"].vendor == "postgresql"
@@ -112,7 +114,7 @@ def _on_postgresql() -> bool:
 async def fetch(checksum: str, lookup: Callable[[str], tuple | None], sql_of: Callable[[], str]) -> tuple | None:
     """The token row for `checksum`: `lookup` on a database thread, or on PostgreSQL the same
     statement (`sql_of()`) on this event loop. Raises DatabaseUnavailable."""
-    if not _on_postgresql():
+    if not on_postgresql():
         return await run_db(lookup, checksum)
     # Shielded: a client that goes away mid-lookup must not leave the connection mid-query.
     return await asyncio.shield(_connection.row(checksum, sql_of))

@@ -326,7 +326,7 @@ def test_verified_by_introspection_as_a_confidential_client(remote: FakeAuthoriz
     assert verdict.scopes == ["mcp:read", "mcp:write"]
     assert verdict.resource == "http://127.0.0.1:8000/mcp"
     assert verdict.expires_at == remote.claims["exp"]
-    assert verdict.claims == {"iss": AS_ISSUER, "sub": "41"}
+    assert verdict.claims == {"iss": AS_ISSUER, "sub": "41", "username": "alice"}
     assert verdict.token == ""
     local = get_user_model().objects.get(username="alice")
     assert verdict.subject == str(local.pk)

@@ -168,6 +168,10 @@ def close_database_threads() -> None:
 def lookups(settings, transactional_db, monkeypatch) -> list[str]:
     """A live token RAW in the database; the list of lookups verification makes."""
     settings.MCP_TOKEN_CACHE_SECONDS = 30
+    # On PostgreSQL the cache works only while this process hears revocations from the database;
+    # these tests are about the cache itself, in one process (tests/test_revocations.py runs the
+    # listener for real, across processes).
+    token_cache.set_listening(True)
     token_cache.invalidate()
     user = get_user_model().objects.create_user("carol", password="carol-password-123")
     client = make_client(approval=Client.Approval.APPROVED)
@@ -189,7 +193,7 @@ def lookups(settings, transactional_db, monkeypatch) -> list[str]:
 
     monkeypatch.setattr(token_lookup, "fetch", counting)
     yield seen
-    token_cache.invalidate()
+    token_cache.set_listening(False)
     token_lookup.close()
     close_database_threads()
 
@@ -198,7 +202,7 @@ def verify(token: str = RAW):
     return asyncio.run(tokens.verify_bearer_token(token))
 
 
-def test_off_by_default_every_call_is_one_lookup(settings, lookups: list) -> None:
+def test_off_every_call_is_one_lookup(settings, lookups: list) -> None:
     settings.MCP_TOKEN_CACHE_SECONDS = 0
     for _ in range(3):
         assert isinstance(verify(), SDKAccessToken)
@@ -279,8 +283,20 @@ def test_a_lookup_overtaken_by_a_revocation_does_not_store(lookups: list) -> Non
     assert token_cache.get(tokens.checksum(RAW)) is None
 
 
-@pytest.mark.parametrize(("value", "seconds"), [(None, 0), ("5", 5), ("300", 300), ("301", None), ("-1", None)])
-def test_the_setting_and_its_bounds(monkeypatch, value: str | None, seconds: int | None) -> None:
+@pytest.mark.parametrize(
+    ("value", "database", "seconds"),
+    [
+        (None, "sqlite:///db.sqlite3", 0),  # no listener: off unless asked for
+        (None, "postgres://postgres@127.0.0.1:5432/test", 30),  # revocations heard: on
+        ("0", "postgres://postgres@127.0.0.1:5432/test", 0),
+        ("5", "sqlite:///db.sqlite3", 5),
+        ("300", "sqlite:///db.sqlite3", 300),
+        ("301", "sqlite:///db.sqlite3", None),
+        ("-1", "postgres://postgres@127.0.0.1:5432/test", None),
+    ],
+)
+def test_the_setting_and_its_bounds(monkeypatch, value: str | None, database: str, seconds: int | None) -> None:
+    monkeypatch.setenv("DATABASE_URL", database)
     if value is None:
         monkeypatch.delenv("MCP_TOKEN_CACHE_SECONDS", raising=False)
     else:
