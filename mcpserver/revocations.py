@@ -35,8 +35,9 @@ logger = logging.getLogger("mcpserver")
 
 
 def wanted() -> bool:
-    """Whether this process needs a listener: a cache on, tokens in our own PostgreSQL."""
-    return token_cache.ttl() > 0 and settings.SERVER_ROLE != "resource" and token_lookup.on_postgresql()
+    """Whether this process needs a listener: it verifies tokens in its own PostgreSQL (the
+    combined role; a split resource server asks by introspection), with the cache on."""
+    return token_cache.ttl() > 0 and settings.SERVER_ROLE == "combined" and token_lookup.on_postgresql()
 
 
 def heard(payload: str) -> None:

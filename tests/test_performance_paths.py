@@ -21,7 +21,7 @@ from starlette.testclient import TestClient
 
 import config.asgi
 from authserver.models import Client
-from mcpserver import token_cache, token_lookup, tokens
+from mcpserver import revocations, token_cache, token_lookup, tokens
 from mcpserver.db import DatabaseUnavailable
 from tests.support.inprocess import make_client
 from tests.support.server import ROOT
@@ -306,6 +306,32 @@ def test_the_setting_and_its_bounds(monkeypatch, value: str | None, database: st
             runpy.run_path(SETTINGS_FILE)
     else:
         assert runpy.run_path(SETTINGS_FILE)["MCP_TOKEN_CACHE_SECONDS"] == seconds
+
+
+def test_the_revocation_listener_runs_only_where_tokens_are_verified_locally(settings, monkeypatch) -> None:
+    monkeypatch.setattr(token_lookup, "on_postgresql", lambda: True)
+    settings.MCP_TOKEN_CACHE_SECONDS = 30
+    for role, wanted in [("combined", True), ("authorization", False), ("resource", False)]:
+        settings.SERVER_ROLE = role
+        assert revocations.wanted() is wanted, role
+    settings.SERVER_ROLE = "combined"
+    settings.MCP_TOKEN_CACHE_SECONDS = 0
+    assert revocations.wanted() is False
+    settings.MCP_TOKEN_CACHE_SECONDS = 30
+    monkeypatch.setattr(token_lookup, "on_postgresql", lambda: False)
+    assert revocations.wanted() is False
+
+
+def test_on_postgresql_the_cache_is_used_only_while_revocations_are_heard(settings, monkeypatch) -> None:
+    settings.MCP_TOKEN_CACHE_SECONDS = 30
+    monkeypatch.setattr(token_lookup, "on_postgresql", lambda: True)
+    token_cache.set_listening(False)
+    assert token_cache.usable() is False
+    token_cache.set_listening(True)
+    assert token_cache.usable() is True
+    token_cache.set_listening(False)
+    monkeypatch.setattr(token_lookup, "on_postgresql", lambda: False)
+    assert token_cache.usable() is True  # SQLite: nothing to hear, the setting alone decides
 
 
 # --- The lookup on PostgreSQL, on the event loop -------------------------------------------------
