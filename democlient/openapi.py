@@ -499,8 +499,10 @@ def build_openapi(inputs: Inputs) -> dict[str, Any]:
                 },
                 "responses": {
                     "200": {
-                        "description": "The JSON-RPC response, as JSON or as a short `text/event-stream` (progress "
-                        "notifications, then the response). Tool failures are results with `isError: true`.",
+                        "description": "The JSON-RPC response: one JSON body for requests that cannot produce "
+                        "notifications (the list methods, `initialize`, `ping`, tools that never report progress or "
+                        "log), otherwise a short `text/event-stream` (the tool's progress and log notifications, "
+                        "then the response). Tool failures are results with `isError: true`.",
                         "content": {
                             JSON: {"schema": {"$ref": "#/components/schemas/JsonRpcResponse"}},
                             "text/event-stream": {"schema": {"type": "string"}},
