@@ -386,16 +386,7 @@ class Request:
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
-SCENARIO_LABELS = {
-    "prm": "protected-resource metadata, GET",
-    "asm": "authorization-server metadata, GET",
-    "mcp_401": "`/mcp` without a token → 401",
-    "list_2025": "`tools/list`, 2025-11-25",
-    "call_2025": "`tools/call`, 2025-11-25",
-    "list_2026": "`tools/list`, 2026-07-28",
-    "call_2026": "`tools/call`, 2026-07-28",
-    "refresh": "refresh-token grant (rotating)",
-}
+SCENARIO_LABELS = report.LABELS  # every scenario, in report order
 
 
 def request_for(scenario: str, side: Side) -> Request:
