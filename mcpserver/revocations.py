@@ -74,7 +74,7 @@ async def listen_forever() -> None:
     while True:
         try:
             await listen_once(listened)
-        except (psycopg.Error, OSError, TimeoutError) as exc:
+        except Exception as exc:  # noqa: BLE001 (whatever stopped it, listen again: without it the cache is unused)
             if failures == 0:
                 name = type(exc).__name__
                 logger.warning("revocation listener lost (%s): tokens are looked up until it is back", name)
