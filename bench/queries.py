@@ -34,7 +34,6 @@ from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.db.backends.signals import connection_created  # noqa: E402
 
-LEGACY, MODERN = "2025-11-25", "2026-07-28"
 REQUESTS = 30
 
 
@@ -65,26 +64,11 @@ class StatementCounter:
 
 
 def mcp_request(method: str, params: dict | None, modern: bool, token: str, name: str | None = None):
-    headers = {
-        "Content-Type": "application/json",
-        "Accept": "application/json, text/event-stream",
-        "MCP-Protocol-Version": MODERN if modern else LEGACY,
-        "Authorization": f"Bearer {token}",
-    }
-    body: dict = {"jsonrpc": "2.0", "id": 1, "method": method}
-    if modern:
-        headers["Mcp-Method"] = method
-        if name:
-            headers["Mcp-Name"] = name
-        params = dict(params or {})
-        params["_meta"] = {
-            "io.modelcontextprotocol/protocolVersion": MODERN,
-            "io.modelcontextprotocol/clientCapabilities": {},
-            "io.modelcontextprotocol/clientInfo": {"name": "bench", "version": "1"},
-        }
-    if params is not None:
-        body["params"] = params
-    return headers, json.dumps(body)
+    """Headers and body of the request wrk sends for the same scenario (run.py)."""
+    from run import mcp_headers, rpc_body
+
+    headers = dict(header.split(": ", 1) for header in mcp_headers(token, modern, method, name))
+    return headers, rpc_body(method, params, modern)
 
 
 def count(job: dict) -> dict:

@@ -37,8 +37,8 @@ class StoredDocuments:
     as Django sent it, and replayed to later requests of the same kind. A kind is everything
     Django's answer can depend on here: method, path, scheme (HSTS), the Host header (a host
     Django refuses gets its 400 every time, never stored), whether an Origin header came (CORS),
-    and whether If-None-Match names the stored ETag (304). Anything unusual (a query string,
-    header sections past the request limits, any other status) simply goes to Django.
+    and whether If-None-Match names the stored ETag (304). Anything unusual (a query string, a
+    body, header sections past the request limits, any other status) simply goes to Django.
     """
 
     MAX_KINDS = 64  # the few real hosts × schemes × methods; past this, Django answers
@@ -68,6 +68,7 @@ class StoredDocuments:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         host = origin = if_none_match = None
         count = size = 0
+        has_body = False
         for name, value in scope["headers"]:
             count += 1
             size += len(name) + len(value) + 4  # as authserver.security.header_problem counts
@@ -77,8 +78,11 @@ class StoredDocuments:
                 origin = value
             elif name == b"if-none-match":
                 if_none_match = value
-        if count > self.max_header_count or size > self.max_header_bytes:
-            return await self.django_app(scope, receive, send)  # its 431
+            elif name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
+                has_body = True
+        if count > self.max_header_count or size > self.max_header_bytes or has_body:
+            # Its 431, or its body limits (413): the same answer whether or not a document is stored.
+            return await self.django_app(scope, receive, send)
         kind = (scope["method"], scope["path"], scope.get("scheme", "http"), host, origin is not None)
         etag = self.etags.get(kind)
         if if_none_match is not None and etag is not None and etag in if_none_match:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import threading
 import time
 from datetime import timedelta
 from urllib.parse import parse_qs
@@ -26,6 +25,7 @@ from starlette.testclient import TestClient as StarletteClient
 from authserver import introspection
 from authserver.models import Client
 from mcpserver import tokens
+from tests.support.inprocess import close_database_threads
 
 RS_ID = "notes-rs"
 RS_SECRET = "rs-secret-for-in-process-tests"
@@ -277,24 +277,6 @@ class FakeAuthorizationServer:
             **overrides,
         }
         return self.claims
-
-
-def close_database_threads() -> None:
-    """Close the connections of mcpserver.db's thread pool (the verifier's queries ran there), so
-    that the test database can be dropped: a barrier makes each thread take one close."""
-    from django.db import connection
-
-    from mcpserver import db as mcp_db
-
-    threads = mcp_db._executor._max_workers
-    barrier = threading.Barrier(threads)
-
-    def close() -> None:
-        barrier.wait(timeout=30)
-        connection.close()
-
-    for done in [mcp_db._executor.submit(close) for _ in range(threads)]:
-        done.result(timeout=60)
 
 
 @pytest.fixture

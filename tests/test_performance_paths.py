@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import runpy
-import threading
 import time
 from datetime import timedelta
 
@@ -23,7 +22,7 @@ import config.asgi
 from authserver.models import Client
 from mcpserver import revocations, token_cache, token_lookup, tokens
 from mcpserver.db import DatabaseUnavailable
-from tests.support.inprocess import make_client
+from tests.support.inprocess import close_database_threads, make_client
 from tests.support.server import ROOT
 
 SETTINGS_FILE = str(ROOT / "config" / "settings.py")
@@ -119,6 +118,18 @@ def test_what_django_refuses_is_never_stored(asgi: TestClient, captures: list) -
     assert len(captures) == 2  # straight to Django, not even a capture
 
 
+def test_a_body_gets_what_django_answers_also_once_the_document_is_stored(asgi: TestClient, captures: list) -> None:
+    assert asgi.get(ASM).status_code == 200  # stored from now on
+    too_big = asgi.request("GET", ASM, content=b"x" * (2 * 1024 * 1024))
+    assert too_big.status_code == 413
+    assert too_big.headers["content-type"].startswith("application/json")
+    small = asgi.request("GET", ASM, content=b"{}")
+    assert small.status_code == 200
+    assert len(captures) == 1  # the bodies went to Django itself, never stored
+    assert asgi.get(ASM).status_code == 200
+    assert len(captures) == 1
+
+
 def test_other_requests_on_those_paths_go_to_django(asgi: TestClient, captures: list) -> None:
     stored = asgi.get(PRM)
     with_query = asgi.get(PRM + "?x=1")
@@ -145,23 +156,6 @@ def test_a_changed_setting_is_served_at_once(asgi: TestClient, settings) -> None
 # --- The token cache ----------------------------------------------------------------------------
 
 RAW = "a-bench-test-token-0123456789"
-
-
-def close_database_threads() -> None:
-    """Close the connections of mcpserver.db's threads, so the test database can be dropped."""
-    from django.db import connection
-
-    from mcpserver import db as mcp_db
-
-    threads = mcp_db._executor._max_workers
-    barrier = threading.Barrier(threads)
-
-    def close() -> None:
-        barrier.wait(timeout=30)
-        connection.close()
-
-    for done in [mcp_db._executor.submit(close) for _ in range(threads)]:
-        done.result(timeout=60)
 
 
 @pytest.fixture

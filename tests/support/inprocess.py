@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import threading
 from urllib.parse import parse_qs, urlsplit
 
 from django.test import Client as HttpClient
@@ -98,3 +99,20 @@ def authorization_code(http: HttpClient, app: Client, pkce: flow.Pkce) -> str:
 
 def exchange(http: HttpClient, app: Client, pkce: flow.Pkce, code: str):
     return token_request(http, _request_with(app, pkce), code)
+
+
+def close_database_threads() -> None:
+    """Close the connections of mcpserver.db's threads, so the test database can be dropped."""
+    from django.db import connection
+
+    from mcpserver import db as mcp_db
+
+    threads = mcp_db._executor._max_workers
+    barrier = threading.Barrier(threads)
+
+    def close() -> None:
+        barrier.wait(timeout=30)
+        connection.close()
+
+    for done in [mcp_db._executor.submit(close) for _ in range(threads)]:
+        done.result(timeout=60)
