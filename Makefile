@@ -15,7 +15,7 @@ RUN_ENV := DEBUG=$${DEBUG:-1} PORT=$(PORT) \
 TEST_ENV := DEBUG=0 SECRET_KEY=test-secret-key-not-for-production MCP_CONFORMANCE_FIXTURES=1 \
 	CIMD_FETCHER=tests.support.cimd_stub.StubFetcher
 
-.PHONY: run test setup lint format clean
+.PHONY: run test setup lint format clean doctor
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,8 +33,14 @@ run: $(VENV)/.runtime
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
 	$(RUN_ENV) $(PY) manage.py createcachetable
 	$(RUN_ENV) $(PY) manage.py seed_users
-	@echo "Serving on http://127.0.0.1:$(PORT) (MCP endpoint: http://127.0.0.1:$(PORT)/mcp)"
+	@$(RUN_ENV) $(PY) manage.py mcp_url
 	$(RUN_ENV) $(VENV)/bin/gunicorn config.asgi:application -c gunicorn.conf.py
+
+# `make doctor URL=https://…/mcp`: the discovery doctor against any MCP server (default: this one under
+# `make run`). It only reads the network, so it needs none of this project's settings.
+URL ?= http://127.0.0.1:$(PORT)/mcp
+doctor: $(VENV)/.runtime
+	$(PY) manage.py mcp_doctor "$(URL)" $(DOCTOR_ARGS)
 
 # `make demo`: the narrated discovery chain (headless, as the demo user) against DEMO_URL, ending in
 # a tool call and the step-up; when nothing answers there, the stack is started for the demo and

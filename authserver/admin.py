@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django import forms
@@ -33,6 +32,7 @@ from oauth2_provider.models import get_access_token_model, get_grant_model, get_
 
 from . import audit
 from .models import Client, SelfRegisteredClient
+from .presets import PRESETS, PRESETS_BY_KEY, Preset
 from .redirects import redirect_uri_advice, split_redirect_uris
 
 SELF_REGISTERED = (Client.RegistrationSource.DCR, Client.RegistrationSource.CIMD)
@@ -44,83 +44,7 @@ REGISTERED_BY = {
 }
 
 
-# --- Presets: the well-known MCP clients -----------------------------------------------------------
-@dataclass(frozen=True)
-class Preset:
-    """What an administrator would otherwise look up for a well-known MCP client."""
-
-    key: str
-    name: str
-    redirect_uris: tuple[str, ...]
-    client_type: str
-    about: str  # where the redirect URIs come from, shown beside the form
-    next_step: str  # what to do with the client id once saved
-
-
-# Sources: shared/research/mcp-spec.md §4 and anchors.md §2 (items 3, 4, 9) and §4.2.
-PRESETS: tuple[Preset, ...] = (
-    Preset(
-        "claude",
-        "Claude (web and desktop)",
-        ("https://claude.ai/api/mcp/auth_callback", "https://claude.com/api/mcp/auth_callback"),
-        Client.CLIENT_CONFIDENTIAL,
-        "Claude's hosted callback, used by claude.ai and by the desktop app alike.",
-        "In Claude, add a custom connector with this server's /mcp address and enter the client ID and "
-        "secret in its advanced settings.",
-    ),
-    Preset(
-        "claude-code",
-        "Claude Code",
-        ("http://localhost/callback", "http://127.0.0.1/callback"),
-        Client.CLIENT_PUBLIC,
-        "Claude Code receives the answer on a local port it picks at sign-in; any port is accepted "
-        "on these loopback addresses.",
-        "Give Claude Code this client ID in its MCP server settings; a public client has no secret.",
-    ),
-    Preset(
-        "vscode",
-        "VS Code",
-        (
-            "http://127.0.0.1:33418/",
-            "http://127.0.0.1/",
-            "https://vscode.dev/redirect",
-            "https://insiders.vscode.dev/redirect",
-        ),
-        Client.CLIENT_PUBLIC,
-        "VS Code listens on 127.0.0.1 (port 33418, or another when that one is busy); vscode.dev is its web callback.",
-        "When VS Code asks for a client ID for this server, enter this one; a public client has no secret.",
-    ),
-    Preset(
-        "cursor",
-        "Cursor",
-        ("cursor://anysphere.cursor-mcp/oauth/callback", "https://www.cursor.com/agents/mcp/oauth/callback"),
-        Client.CLIENT_PUBLIC,
-        "Cursor's own URI scheme for the desktop app (allowed by PRIVATE_REDIRECT_SCHEMES), and its "
-        "hosted callback for agents.",
-        "Enter this client ID in Cursor's MCP server settings; a public client has no secret.",
-    ),
-    Preset(
-        "chatgpt",
-        "ChatGPT",
-        ("https://chatgpt.com/connector_platform_oauth_redirect",),
-        Client.CLIENT_CONFIDENTIAL,
-        "ChatGPT's connector callback. ChatGPT also shows each app its own callback "
-        "(https://chatgpt.com/connector/oauth/…) while you create the app: add that line too.",
-        "In ChatGPT, create an app with this server's /mcp address and enter the client ID and secret "
-        "in its advanced OAuth settings.",
-    ),
-    Preset(
-        "mcp-inspector",
-        "MCP Inspector",
-        ("http://localhost:6274/oauth/callback", "http://localhost:6274/oauth/callback/debug"),
-        Client.CLIENT_PUBLIC,
-        "The MCP Inspector's web interface on its default port 6274, for the normal and the debug flow.",
-        "Enter this client ID in the Inspector's authentication settings; a public client has no secret.",
-    ),
-)
-PRESETS_BY_KEY = {preset.key: preset for preset in PRESETS}
-
-
+# --- Presets: the well-known MCP clients (authserver/presets.py, shared with the front page) -----
 def preset_of(request: HttpRequest) -> Preset | None:
     return PRESETS_BY_KEY.get(request.GET.get("preset", ""))
 

@@ -23,6 +23,8 @@ from django.core.signals import setting_changed  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 from starlette.types import ASGIApp, Message, Receive, Scope, Send  # noqa: E402
 
+from frontpage.negotiation import prefers_page  # noqa: E402
+
 # A stored answer: (status, headers, body).
 Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
 
@@ -39,6 +41,10 @@ class StoredDocuments:
     Django refuses gets its 400 every time, never stored), whether an Origin header came (CORS),
     and whether If-None-Match names the stored ETag (304). Anything unusual (a query string, a
     body, header sections past the request limits, any other status) simply goes to Django.
+
+    The issuer URL `/` is one of them for requests that do not prefer HTML (frontpage/views.py):
+    it answers the authorization-server metadata, with `Vary: Accept`. Browsers' requests for the
+    front page are never handled here.
     """
 
     MAX_KINDS = 64  # the few real hosts × schemes × methods; past this, Django answers
@@ -63,7 +69,12 @@ class StoredDocuments:
         self.etags.clear()
 
     def handles(self, scope: Scope) -> bool:
-        return scope["path"] in self.paths and scope["method"] in ("GET", "HEAD") and not scope["query_string"]
+        if scope["method"] not in ("GET", "HEAD") or scope["query_string"]:
+            return False
+        if scope["path"] == "/":
+            accept = [value.decode("latin-1") for name, value in scope["headers"] if name == b"accept"]
+            return not prefers_page(", ".join(accept) if accept else None)
+        return scope["path"] in self.paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         host = origin = if_none_match = None

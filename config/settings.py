@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from frontpage.favicon import add_headers as favicon_headers
 from mcpserver import scopes as mcp_scopes
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -93,6 +94,7 @@ INSTALLED_APPS = [
     "authserver",
     "mcpserver",
     "democlient",
+    "frontpage",
 ]
 
 MIDDLEWARE = [
@@ -233,6 +235,9 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = not STATIC_COLLECTED
 WHITENOISE_AUTOREFRESH = DEBUG
+# Files served at the site's root: the favicon, which browsers ask for on every page.
+WHITENOISE_ROOT = BASE_DIR / "frontpage" / "root"
+WHITENOISE_ADD_HEADERS_FUNCTION = favicon_headers
 
 # --- Security headers -----------------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -252,7 +257,8 @@ if PUBLIC_URL_IS_HTTPS:
 SECURE_SSL_REDIRECT = False
 
 # --- CORS (django-cors-headers): discovery and the OAuth endpoints a browser client calls ------
-CORS_URLS_REGEX = r"^/(\.well-known/.*|token|register(/.*)?|revoke)$"
+# `/` is the issuer URL, which answers its metadata to programs too (frontpage/views.py).
+CORS_URLS_REGEX = r"^/(|\.well-known/.*|token|register(/.*)?|revoke)$"
 CORS_ALLOW_ALL_ORIGINS = True  # no cookies on these endpoints, so any origin may read them
 CORS_ALLOW_CREDENTIALS = False
 CORS_ALLOW_HEADERS = (

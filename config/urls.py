@@ -7,6 +7,8 @@ from authserver import introspection
 from config import health
 
 urlpatterns = [
+    # `/`, the issuer URL: the front page for people, the authorization-server metadata for programs.
+    path("", include("frontpage.urls")),
     path("", include("authserver.urls")),
     path("", include("mcpserver.urls")),
     path("admin/", admin.site.urls),

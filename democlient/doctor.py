@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -92,23 +93,47 @@ class Answer:
         return "other"
 
     def describe(self) -> str:
+        """`url → status what`, the way a person would label the answer (the transcript, the details)."""
         if self.status is None:
             return f"{self.url}: no answer ({self.error})"
-        what = {
-            "document": "a JSON document",
-            "missing": "not found",
-            "html": "an HTML page",
-            "server_error": "a server error",
-            "other": f"{self.content_type or 'no content type'}",
-        }.get(self.kind, "")
-        if self.kind == "redirect":
+        kind = self.kind
+        if kind == "document":
+            what = "a JSON document"
+        elif kind == "html":
+            what = "an HTML page"
+        elif kind == "redirect":
             target = self.redirected_to
-            where = self.headers.get("location", "?")
-            what = f"a redirect to {where}" + (f" ({target.describe_short()})" if target else "")
+            what = f"a redirect to {self.headers.get('location', '?')}" + (
+                f" ({target.describe_short()})" if target else ""
+            )
+        elif kind in ("missing", "server_error"):
+            what = status_phrase(self.status) + self.error_code()
+        else:
+            what = self.content_type or "no content type"
         return f"{self.url} → {self.status} {what}".rstrip()
+
+    @property
+    def status_label(self) -> str:
+        """`401 Unauthorized`, or `no answer (…)` when nothing answered."""
+        if self.status is None:
+            return f"no answer ({self.error})"
+        return f"{self.status} {status_phrase(self.status)}"
+
+    def error_code(self) -> str:
+        """The OAuth-style `error` of a JSON error body, if there is one."""
+        error = self.json.get("error") if isinstance(self.json, dict) else None
+        return f' (error "{error}")' if isinstance(error, str) else ""
 
     def describe_short(self) -> str:
         return f"{self.status} {'HTML' if self.is_html else self.content_type}"
+
+
+def status_phrase(status: int) -> str:
+    """The standard reason phrase of a status code (401 → "Unauthorized"); any 4xx is not a "not found"."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "client error" if status < 500 else "server error"
 
 
 def parse_challenge(value: str | None) -> tuple[str, dict[str, str]] | None:
@@ -393,7 +418,7 @@ def check_challenge_status(probe: Probe) -> Finding:
     if answer.status == 200:
         return fail("POST without a token → 200: the server does not require authorization (claude.ai ignores "
                     "a challenge on a 200)")  # fmt: skip
-    return fail(f"POST without a token → {answer.status}, not 401")
+    return fail(f"POST without a token → {answer.status_label}, not 401")
 
 
 def needs_challenge(judge: Callable[[Probe, str, dict[str, str]], Finding]) -> Callable[[Probe], Finding]:
@@ -449,7 +474,7 @@ def check_challenge_no_error(probe: Probe, scheme: str, params: dict[str, str]) 
 def check_invalid_token(probe: Probe) -> Finding:
     answer = probe.bad_token
     if answer.status != 401:
-        return fail(f"POST with an invalid token → {answer.status}, not 401")
+        return fail(f"POST with an invalid token → {answer.status_label}, not 401")
     parsed = parse_challenge(answer.headers.get("www-authenticate"))
     if parsed is None:
         return warn("POST with an invalid token → 401 without WWW-Authenticate")
@@ -506,8 +531,23 @@ def check_prm_resource(probe: Probe) -> Finding:
     detail = "; ".join(f"{u} says resource={r!r}" for u, r in wrong.items())
     return fail(
         f"{detail}, but the URL dialled is {probe.url} (RFC 9728 §3.3 requires them identical)"
-        + (" — the SDKs accept this same-origin prefix, claude.ai does not" if tolerated else ""),
+        + (" — the SDKs accept this same-origin prefix, claude.ai does not" if tolerated else "")
+        + another_name_advice(probe.url, resource),
         same_origin_prefix=tolerated,
+    )
+
+
+def another_name_advice(dialled: str, resource: object) -> str:
+    """When the server names the same endpoint under another origin (a loopback alias such as
+    localhost for 127.0.0.1, a proxy's internal name), which URL to dial instead, or what to set."""
+    if not isinstance(resource, str) or not resource.startswith(("https://", "http://")):
+        return ""
+    if urlsplit(resource).path != urlsplit(dialled).path or origin_of(resource) == origin_of(dialled):
+        return ""
+    return (
+        f". The server calls itself {origin_of(resource)}: you dialled it under another name. Use {resource} in "
+        f"your client; or, if clients really reach it at {origin_of(dialled)}, set the server's public URL to "
+        f"that (PUBLIC_URL={origin_of(dialled)} for this project)"
     )
 
 
@@ -708,7 +748,7 @@ def cors_for(urls: Callable[[Probe], list[str]], method: str, headers: str, what
         for url in targets:
             preflight = probe.preflight(url, method, headers)
             if not cors_allows(preflight) or (preflight.status or 0) >= 400:
-                problems.append(f"OPTIONS {url} → {preflight.status} without Access-Control-Allow-Origin")
+                problems.append(f"OPTIONS {url} → {preflight.status_label} without Access-Control-Allow-Origin")
                 continue
             allowed_headers = preflight.headers.get("access-control-allow-headers", "").lower()
             wanted = [h for h in headers.split(",") if h and h not in allowed_headers and allowed_headers != "*"]
@@ -734,8 +774,8 @@ def check_cors_mcp(probe: Probe) -> Finding:
     )
     if not cors_allows(answer):
         return warn(
-            f"POST {probe.url} from {BROWSER_ORIGIN} → {answer.status} without Access-Control-Allow-Origin: browser "
-            "clients must go through a proxy (the MCP Inspector's default)"
+            f"POST {probe.url} from {BROWSER_ORIGIN} → {answer.status_label} without Access-Control-Allow-Origin: "
+            "browser clients must go through a proxy (the MCP Inspector's default)"
         )
     exposed = answer.headers.get("access-control-expose-headers", "").lower()
     if answer.status == 401 and "www-authenticate" not in exposed and exposed != "*":
@@ -746,9 +786,11 @@ def check_cors_mcp(probe: Probe) -> Finding:
 # Content types -------------------------------------------------------------------------------------------------
 def check_json_answers(probe: Probe) -> Finding:
     """Every well-known answer fetched so far is JSON (or a clean 404), never HTML or a redirect."""
-    wellknown = [a for a in probe.answers.values() if a.method == "GET" and "/.well-known/" in a.url]
+    wellknown = [
+        a for a in probe.answers.values() if a.method == "GET" and "/.well-known/" in a.url and a.status is not None
+    ]
     if not wellknown:
-        return skip("nothing fetched")
+        return skip("no well-known URL answered")
     bad, loose = [], []
     for answer in {a.url: a for a in wellknown}.values():
         if answer.kind in ("html", "redirect"):
@@ -1180,5 +1222,5 @@ def diagnose(url: str, timeout: float = 10.0, transport: httpx2.BaseTransport | 
         "summary": counts,
         "checks": checks,
         "clients": [verdict(profile, findings) for profile in CLIENTS],
-        "exchanges": [answer.describe() for answer in probe.answers.values()],
+        "exchanges": [f"{answer.method} {answer.describe()}" for answer in probe.answers.values()],
     }

@@ -205,7 +205,9 @@ def build_openapi(inputs: Inputs) -> dict[str, Any]:
                 "summary": "Authorization-server metadata",
                 "description": "The issuer has no path, so this is both the RFC 8414 path-inserted and the root "
                 "location. There is no OpenID discovery document (`/.well-known/openid-configuration` is a JSON "
-                "404): clients try RFC 8414 first.",
+                "404): clients try RFC 8414 first. The issuer URL itself (`GET /`) answers this same document, "
+                "with the same headers plus `Vary: Accept`, to any request that does not prefer HTML (`fetch()` "
+                "and curl send `*/*`); browsers get the server's front page there.",
                 "operationId": "getAuthorizationServerMetadata",
                 "parameters": [{"$ref": "#/components/parameters/IfNoneMatch"}],
                 "responses": {

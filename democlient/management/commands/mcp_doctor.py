@@ -1,4 +1,8 @@
-"""`manage.py mcp_doctor URL`: check the MCP discovery chain of any server, with fixes."""
+"""`manage.py mcp_doctor URL`: check the MCP discovery chain of any server, with fixes.
+
+It only reads the network, so it runs without this project's settings (no SECRET_KEY, DEBUG or
+database): manage.py starts it with config/doctor_settings.py. `make doctor URL=…` runs it too.
+"""
 
 from __future__ import annotations
 
@@ -59,6 +63,10 @@ class Command(BaseCommand):
             out(f"  {paint(client['verdict'], VERDICT_STYLE[client['verdict']], 'bold'):<20}  {client['name']}")
             for reason in client["reasons"]:
                 out(paint(f"{'':>10}{reason['check']}: {reason['why']}", "dim"))
+        out("")
+        out(paint("What the server answered", "bold"))
+        for exchange in report["exchanges"]:
+            out(paint(f"  {exchange}", "dim"))
         summary = report["summary"]
         out("")
         line = f"{summary[PASS]} passed, {summary[WARN]} warnings, {summary[FAIL]} failed, {summary[SKIP]} skipped"
