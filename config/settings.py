@@ -374,6 +374,12 @@ MCP_ALLOWED_ORIGINS = [PUBLIC_URL, *env_list("MCP_ALLOWED_ORIGINS")]
 if PUBLIC_HOSTNAME in LOOPBACK_HOSTNAMES:
     MCP_ALLOWED_ORIGINS += ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
 
+# --- The front page (frontpage/) -------------------------------------------------------------------
+# Its self-check runs the discovery doctor against MCP_URL from inside the server (at most once a
+# minute). Turn it off where the server cannot reach its own public address by design (a load
+# balancer without hairpin routing): the page would show a failure clients do not meet.
+FRONT_PAGE_SELF_CHECK = env_bool("FRONT_PAGE_SELF_CHECK", True)
+
 # --- Logging: one line per event on stdout ---------------------------------------------------
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
 LOGGING = {

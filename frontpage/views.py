@@ -60,7 +60,8 @@ def front_page(request: HttpRequest) -> HttpResponse:
                 "reached_at": reached_under_another_name(request),
                 "guides": guides.guides(),
                 "hosted_unreachable": hosted_clients_cannot_reach(),
-                "check": selfcheck.self_check(),
+                "check": selfcheck.self_check() if settings.FRONT_PAGE_SELF_CHECK else None,
+                "check_enabled": settings.FRONT_PAGE_SELF_CHECK,
                 "check_seconds": selfcheck.CACHE_SECONDS,
             },
         )

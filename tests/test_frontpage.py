@@ -265,6 +265,14 @@ def test_a_broken_step_is_red_with_its_fix(client: HttpClient, settings) -> None
     assert f'<p class="check-fix"><strong>Fix:</strong> {escape(doctor_fix)}</p>' in html
 
 
+def test_the_self_check_can_be_turned_off(client: HttpClient, settings, outbound: list) -> None:
+    settings.FRONT_PAGE_SELF_CHECK = False
+    html = page(client)
+    assert "The self-check is off on this server (FRONT_PAGE_SELF_CHECK=0)" in html
+    assert check_lines(html) == []
+    assert outbound == []
+
+
 def test_every_doctor_check_belongs_to_a_step() -> None:
     listed = [check_id for step in selfcheck.STEPS for check_id in step.checks]
     assert sorted(listed) == sorted(check.id for check in CHECKS)
