@@ -106,10 +106,11 @@ asyncio.run(main())"""
 # - redirect URIs: shared/research/mcp-spec.md §4, clients.md ("Hosted callbacks") and anchors.md
 #   §2 (items 3, 4, 9) and §4.2;
 # - claude: "Get started with custom connectors using remote MCP",
-#   https://support.claude.com/en/articles/11175166 (individual plans: Settings › Connectors, called
-#   Customize › Connectors in newer versions; Team and Enterprise: an Owner adds the connector in the
-#   organization's settings first; Claude connects from Anthropic's cloud, so the server must be
-#   reachable from the internet);
+#   https://support.claude.com/en/articles/11175166, and https://claude.com/docs/connectors/faq
+#   (individual plans: Customize › Connectors, https://claude.ai/customize/connectors, + then "Add
+#   custom connector", Settings › Connectors in some versions; Team and Enterprise: an Owner adds the
+#   connector for the organization first; Claude connects from Anthropic's cloud, so the server must
+#   be reachable from the internet);
 # - claude-code: https://code.claude.com/docs/en/mcp and its quickstart (`claude mcp add --transport
 #   http <name> <url>`, run in a terminal; `/mcp` in a session to authenticate);
 # - vscode: https://code.visualstudio.com/docs/copilot/customization/mcp-servers ("MCP: Add Server",
@@ -136,8 +137,8 @@ PRESETS_AND_GUIDES: tuple[Preset, ...] = (
         "In Claude, add a custom connector with this server's /mcp address and enter the client ID and "
         "secret in its advanced settings.",
         steps=(
-            "In Claude (claude.ai or the desktop app) open **Settings › Connectors** (**Customize › Connectors** "
-            "in newer versions) and choose **Add custom connector**.",
+            "In Claude (claude.ai or the desktop app) open **Customize › Connectors** (**Settings › Connectors** "
+            "in some versions) and add a custom connector (**+** › **Add custom connector**).",
             "Enter a name and the remote MCP server URL `{mcp_url}`, then **Add**.",
             "Choose **Connect**: Claude sends you to this server to sign in and allow it. It registers itself; "
             "a client ID and secret from this server's administrator go under **Advanced settings**.",
@@ -198,8 +199,8 @@ PRESETS_AND_GUIDES: tuple[Preset, ...] = (
         "Enter this client ID in Cursor's MCP server settings; a public client has no secret.",
         steps=(
             "Add the server to `~/.cursor/mcp.json` (every project) or to `.cursor/mcp.json` in a project:",
-            "In Cursor's MCP settings choose **Connect** next to **{server_name}** and sign in to this server in "
-            "your browser.",
+            "The first time Cursor connects it opens your browser to sign in to this server (or choose "
+            "**Connect** next to **{server_name}** in Cursor's MCP settings).",
         ),
         snippet=cursor_config,
         snippet_label="~/.cursor/mcp.json",
@@ -234,7 +235,7 @@ PRESETS_AND_GUIDES: tuple[Preset, ...] = (
         "Enter this client ID in the Inspector's authentication settings; a public client has no secret.",
         steps=(
             "Run this in a terminal (Node.js 22.19 or later); the Inspector opens in your browser:",
-            "Choose **Connect** and sign in to this server when it asks; its OAuth view shows every discovery step.",
+            "Choose **Connect**: the Inspector registers itself and sends you to this server to sign in.",
         ),
         snippet=inspector_command,
         snippet_label="terminal",
