@@ -115,18 +115,6 @@ def test_the_issuer_url_answers_its_metadata_to_programs(client: HttpClient, acc
     assert again.content == b""
 
 
-def test_the_issuer_url_answers_a_browser_preflight(client: HttpClient) -> None:
-    preflight = client.options(
-        "/",
-        HTTP_ORIGIN="https://app.example",
-        HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET",
-        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="mcp-protocol-version",
-    )
-    assert preflight.status_code == 200
-    assert preflight["Access-Control-Allow-Origin"] == "*"
-    assert "mcp-protocol-version" in preflight["Access-Control-Allow-Headers"]
-
-
 def test_browsers_get_the_page_never_cached_and_kept_apart_from_the_json(client: HttpClient) -> None:
     answer = client.get("/", HTTP_ACCEPT=BROWSER_ACCEPT)
     assert answer.status_code == 200

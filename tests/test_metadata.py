@@ -66,6 +66,7 @@ def test_prm_scopes_come_from_the_mcp_servers_capabilities() -> None:
         "/.well-known/oauth-authorization-server",
         "/.well-known/oauth-protected-resource/mcp",
         "/.well-known/oauth-protected-resource",
+        "/",  # the issuer URL answers its metadata to programs (frontpage/views.py)
     ],
 )
 def test_discovery_documents_are_cacheable_and_open_to_browsers(client: Client, path: str) -> None:
