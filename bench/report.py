@@ -466,7 +466,7 @@ def render(data: dict) -> str:
             "",
             "The access-token table filled (bulk insert of live tokens of the benchmark's client, "
             "`bench/bulk_tokens.py`) to each size, then: the lookup statement timed in-process "
-            "(2,000 runs, through Django's cursor), the whole verification (`verify_bearer_token`: on "
+            "(2,000 runs, through Django's cursor), the whole verification (`verification.verify`: on "
             "PostgreSQL the lookup on the event loop, elsewhere on a database thread), and authenticated "
             "`tools/call` over HTTP with **one** connection (no queueing: "
             f"the latency of a single call), {config['latency_rounds']} runs of {config['duration']} s, "
