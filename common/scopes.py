@@ -111,6 +111,13 @@ class ScopeRegistry:
                     pending.extend(known.implies)
         return frozenset(result)
 
+    def snapshot(self) -> tuple[dict[str, Scope], list[Problem]]:
+        return dict(self._scopes), list(self.problems)
+
+    def restore(self, snapshot: tuple[dict[str, Scope], list[Problem]]) -> None:
+        """Back to a snapshot (tests that declare scopes of their own)."""
+        self._scopes, self.problems = dict(snapshot[0]), list(snapshot[1])
+
 
 # The registry of this process, filled while Django loads the apps (mcpserver's autodiscovery).
 registry = ScopeRegistry()

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core import checks
+from django.core.management.base import SystemCheckError
 
 from .registry import Registry, registry
 from .server import add, new_server
@@ -43,6 +44,6 @@ def raise_if_misdeclared() -> None:
     runs no system checks of its own)."""
     errors = check_registry()
     if errors:
-        raise checks.SystemCheckError(
+        raise SystemCheckError(
             "The MCP server's declarations have errors:\n" + "\n".join(f"({e.id}) {e.msg}" for e in errors)
         )

@@ -18,9 +18,11 @@ rows: with pytest-django, use the `transactional_db` fixture (or `TransactionTes
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import secrets
+from collections.abc import Iterator
 from datetime import timedelta
 from types import TracebackType
 from typing import Any
@@ -32,7 +34,9 @@ from starlette.testclient import TestClient
 
 from .db import close_thread_connections
 
-PROTOCOL_VERSION = "2025-11-25"
+LEGACY = "2025-11-25"  # initialize-based sessions (stateless here: no initialize needed)
+MODERN = "2026-07-28"  # per-request `_meta` and the Mcp-Method / Mcp-Name headers
+NAMED_BY = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 
 
 class InsufficientScope(Exception):
@@ -57,9 +61,11 @@ class ToolFailed(Exception):
 
 
 class McpTestClient:
-    def __init__(self, user: Any, scopes: list[str] | tuple[str, ...] = ("mcp:read",)) -> None:
+    def __init__(self, user: Any, scopes: list[str] | tuple[str, ...] = ("mcp:read",), protocol: str = LEGACY) -> None:
+        """`protocol`: the revision to speak, LEGACY (2025-11-25) or MODERN (2026-07-28)."""
         self.user = user
         self.scopes = list(scopes)
+        self.protocol = protocol
         self.ids = itertools.count(1)
         self.http: TestClient | None = None
         self.token = ""
@@ -81,17 +87,23 @@ class McpTestClient:
     def request(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """The `result` of one JSON-RPC request; raises InsufficientScope or McpError."""
         assert self.http is not None, "use McpTestClient as a context manager"
-        body = {"jsonrpc": "2.0", "id": next(self.ids), "method": method, "params": params or {}}
-        response = self.http.post(
-            settings.MCP_PATH,
-            content=json.dumps(body),
-            headers={
-                "Authorization": f"Bearer {self.token}",
-                "Content-Type": "application/json",
-                "Accept": "application/json, text/event-stream",
-                "MCP-Protocol-Version": PROTOCOL_VERSION,
-            },
-        )
+        params = dict(params or {})
+        headers = {
+            "Authorization": f"Bearer {self.token}",
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+            "MCP-Protocol-Version": self.protocol,
+        }
+        if self.protocol == MODERN:
+            headers["Mcp-Method"] = method
+            if method in NAMED_BY:
+                headers["Mcp-Name"] = str(params[NAMED_BY[method]])
+            params["_meta"] = {
+                "io.modelcontextprotocol/protocolVersion": MODERN,
+                "io.modelcontextprotocol/clientCapabilities": {},
+            }
+        body = {"jsonrpc": "2.0", "id": next(self.ids), "method": method, "params": params}
+        response = self.http.post(settings.MCP_PATH, content=json.dumps(body), headers=headers)
         if response.status_code == 403:
             answer = response.json()
             scope = answer["error_description"].rsplit(" ", 1)[-1]
@@ -115,6 +127,9 @@ class McpTestClient:
 
     def read_resource(self, uri: str) -> list[dict[str, Any]]:
         return self.request("resources/read", {"uri": uri})["contents"]
+
+    def list_resources(self) -> list[dict[str, Any]]:
+        return self.request("resources/list")["resources"]
 
     def get_prompt(self, name: str, arguments: dict[str, str] | None = None) -> list[dict[str, Any]]:
         return self.request("prompts/get", {"name": name, "arguments": arguments or {}})["messages"]
@@ -148,3 +163,19 @@ def issue_token(user: Any, scopes: list[str]) -> str:
     set_token_value(token, raw)
     token.save()
     return raw
+
+
+@contextlib.contextmanager
+def declarations_undone() -> Iterator[None]:
+    """Tools, resources, prompts and scopes declared inside are forgotten afterwards (tests that
+    declare their own; declare them before building an application)."""
+    from common.scopes import registry as scopes
+
+    from .registry import registry
+
+    declarations, scope_snapshot = list(registry.declarations), scopes.snapshot()
+    try:
+        yield
+    finally:
+        registry.declarations[:] = declarations
+        scopes.restore(scope_snapshot)

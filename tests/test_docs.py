@@ -93,7 +93,14 @@ def test_documented_examples_come_from_the_live_code(document: dict) -> None:
         "delete_note": "mcp:write",
     }
     flows = document["components"]["securitySchemes"]["oauth2"]["flows"]["authorizationCode"]
-    assert flows["scopes"] == settings.OAUTH2_PROVIDER["SCOPES"]
+    assert flows["scopes"] == {
+        "mcp:read": "See your notes, and list the server's tools, resources and prompts",
+        "mcp:write": "Create, change and delete your notes",
+    }
+    resources = {item["uri"]: item["scope"] for item in mcp["x-mcp-resources"]}
+    assert resources == {"notes://{note_id}": "mcp:read", "notes://index": "mcp:read"}
+    prompts = {item["name"]: item["scope"] for item in mcp["x-mcp-prompts"]}
+    assert prompts == {"summarize_note": "mcp:read", "draft_note": "mcp:read"}
 
 
 def test_every_page_has_request_response_errors_and_a_curl_example() -> None:
