@@ -12,10 +12,7 @@ TEMPLATE = Path(__file__).resolve().parents[2] / "app_template"
 
 
 class Command(TemplateCommand):
-    help = (
-        "Creates an app that puts its data behind MCP (docs/extending.md), in the current directory or "
-        "in DIRECTORY."
-    )
+    help = "Creates an app that puts its data behind MCP (docs/extending.md), in the current directory or in DIRECTORY."
     missing_args_message = "You must provide an application name."
 
     def handle(self, **options) -> None:
