@@ -329,7 +329,7 @@ def render(data: dict) -> str:
         "Measured while this benchmark was built, on the same machine (each change is in the figures above):",
         "",
         "- **Discovery documents from the router** (`config/asgi.py`): the first request of each kind goes "
-        "through Django, which builds the document once per process (`authserver/documents.py`); the "
+        "through Django, which builds the document once per process (`common/documents.py`); the "
         "router keeps that answer, byte for byte, and replays it (ETag/304, HEAD, CORS included). "
         "In-process a document went from about 1.2 ms through Django to about 5 µs.",
         "- **The token lookup on the event loop** (`mcpserver/token_lookup.py`, PostgreSQL): the one "

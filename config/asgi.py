@@ -30,7 +30,7 @@ Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
 class StoredDocuments:
     """GET and HEAD of the discovery documents, answered from stored bytes.
 
-    Django's views (authserver/documents.py) already build each document once per process and
+    Django's views (common/documents.py) already build each document once per process and
     add the ETag, Cache-Control and CORS headers; what costs is the trip through Django's
     middleware for every request. So the first request of each kind goes to Django as usual,
     and if Django answered 200 (or 304) with an ETag and no cookie, the answer is kept, exactly

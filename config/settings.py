@@ -447,7 +447,7 @@ REQUEST_MAX_HEADER_COUNT = env_int("REQUEST_MAX_HEADER_COUNT", 100)
 REQUEST_MAX_JSON_DEPTH = env_int("REQUEST_MAX_JSON_DEPTH", 64)
 # While the database is unreachable, requests get 503 with this Retry-After (seconds).
 DATABASE_OUTAGE_RETRY_AFTER = env_int("DATABASE_OUTAGE_RETRY_AFTER", 5)
-# The audit trail (authserver/audit.py) is kept whatever LOG_LEVEL says.
+# The audit trail (common/audit.py) is kept whatever LOG_LEVEL says.
 LOGGING["loggers"]["audit"] = {"level": os.environ.get("AUDIT_LOG_LEVEL", "INFO").upper()}
 LOGGING["loggers"]["axes"] = {"level": "WARNING"}
 # `manage.py check --deploy` warnings accepted on purpose (README.md, "Security"):

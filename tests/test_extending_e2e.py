@@ -16,13 +16,10 @@ import anyio
 import httpx2
 import pytest
 from mcp.client import Client
-from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import OAuthClientMetadata
 
-from tests.conftest import REDIRECT_URI
 from tests.support.server import ROOT, LiveServer
-from tests.test_sdk_client_e2e import HeadlessUser, MemoryStorage
+from tests.test_sdk_client_e2e import HeadlessUser, MemoryStorage, sdk_oauth
 
 pytestmark = pytest.mark.e2e
 
@@ -72,19 +69,7 @@ async def use_crm(server: LiveServer, mode: str) -> dict:
         if response.request.url.path == "/mcp" and response.status_code in (401, 403):
             answers.append(response)
 
-    provider = OAuthClientProvider(
-        server_url=server.mcp_url,
-        client_metadata=OAuthClientMetadata(
-            client_name="crm e2e client",
-            redirect_uris=[REDIRECT_URI],
-            grant_types=["authorization_code", "refresh_token"],
-            response_types=["code"],
-            token_endpoint_auth_method="none",
-        ),
-        storage=MemoryStorage(),
-        redirect_handler=user.redirect_handler,
-        callback_handler=user.callback_handler,
-    )
+    provider = sdk_oauth(server, user, MemoryStorage())
     try:
         async with (
             httpx2.AsyncClient(auth=provider, timeout=30, event_hooks={"response": [seen]}) as http,
