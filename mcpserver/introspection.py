@@ -1,6 +1,6 @@
 """Remote token verification (verification.py), for a resource server deployed apart from the
 authorization server (SERVER_ROLE=resource): it has no token table to look in, so it asks the
-authorization server by RFC 7662 introspection (authserver/introspection.py answers) and
+authorization server by RFC 7662 introspection (at its /introspect endpoint) and
 remembers each answer for a few seconds (INTROSPECTION_CACHE_SECONDS), so a revoked token stops
 working at most that long after.
 """
