@@ -33,8 +33,9 @@ from common.errors import jsonrpc_error_bodies
 from common.limits import header_problem
 from common.scopes import registry as declared_scopes
 
+from . import identity
 from .db import DatabaseUnavailable
-from .identity import CurrentUser, acting_as
+from .identity import CurrentUser
 from .registry import ScopeRules
 from .verification import Rejection
 
@@ -245,10 +246,11 @@ class BearerGate:
             int(verified.subject), (verified.claims or {}).get("username", ""), verified.client_id, granted
         )
         context_token = auth_context_var.set(user)
+        caller_token = identity.enter(caller)
         try:
-            with acting_as(caller):
-                await target_app(scope, receive, send)
+            await target_app(scope, receive, send)
         finally:
+            identity.leave(caller_token)
             auth_context_var.reset(context_token)
 
     def is_quiet(self, targets: list[tuple[str | None, str | None]]) -> bool:

@@ -3,9 +3,7 @@ through `mcpserver.api.current_user()`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -48,11 +46,10 @@ def peek() -> CurrentUser | None:
     return _current.get()
 
 
-@contextmanager
-def acting_as(user: CurrentUser) -> Iterator[None]:
-    """Handle what runs inside as a request of `user` (the gate; tests)."""
-    token = _current.set(user)
-    try:
-        yield
-    finally:
-        _current.reset(token)
+def enter(user: CurrentUser) -> Token:
+    """From now on, requests act for `user` (the gate, per request; `leave` with the token)."""
+    return _current.set(user)
+
+
+def leave(token: Token) -> None:
+    _current.reset(token)
