@@ -63,6 +63,7 @@ $(CHROMIUM):
 # SQLite always; PostgreSQL too when DATABASE_URL points at one.
 test: $(VENV)/.dev $(CHROMIUM)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	env -u DATABASE_URL $(TEST_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
 	@case "$${DATABASE_URL:-}" in \
 	  postgres://*|postgresql://*) echo "== again on PostgreSQL ($${DATABASE_URL%%@*}@…)"; \
@@ -86,6 +87,7 @@ bench: $(VENV)/.runtime $(WRK)
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: $(VENV)/.dev
 	$(VENV)/bin/ruff format .

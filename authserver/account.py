@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
@@ -15,8 +14,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
+from oauth2_provider.scopes import get_scopes_backend
 
-from . import audit
+from common import audit
+
 from .models import Client
 
 
@@ -31,7 +32,7 @@ class Connection:
     @property
     def scope_items(self) -> list[tuple[str, str]]:
         """Each scope with what it lets the application do, in plain words."""
-        descriptions = settings.OAUTH2_PROVIDER["SCOPES"]
+        descriptions = get_scopes_backend().get_all_scopes()
         return [(scope, descriptions.get(scope, scope)) for scope in self.scopes]
 
 

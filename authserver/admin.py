@@ -30,7 +30,8 @@ from oauth2_provider.admin import ApplicationAdmin
 from oauth2_provider.forms import ApplicationForm
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
-from . import audit
+from common import audit
+
 from .models import Client, SelfRegisteredClient
 from .presets import PRESETS, PRESETS_BY_KEY, Preset
 from .redirects import redirect_uri_advice, split_redirect_uris

@@ -5,8 +5,8 @@ Written here instead of mounting django-oauth-toolkit's IntrospectTokenView, whi
 authenticated client (an anonymous self-registration is enough) or any bearer token with the
 `introspection` scope read *any* token's user (research/dot.md §4). Here only the confidential
 clients named in settings.INTROSPECTION_CLIENT_IDS, authenticated with their secret, may ask,
-and a token is active only under the same rules the co-located resource server applies
-(mcpserver/tokens.py): live, bound to the served MCP resource, its client usable, its user active.
+and a token is active only under the rule the resource server applies too (common/tokens.py):
+live, bound to the served MCP resource, its client usable, its user active.
 The endpoint is absent (404) unless introspection clients are configured.
 """
 
@@ -22,12 +22,13 @@ from urllib.parse import unquote_plus
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, identify_hasher
 from django.http import HttpRequest, JsonResponse
-from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.models import get_access_token_model
 
-from . import audit
+from common import audit
+from common.tokens import TokenFacts, refusal
+
 from .middleware import json_error
 from .models import Client
 
@@ -98,15 +99,16 @@ def token_claims(token_value: str) -> dict:
     token = (
         get_access_token_model().objects.select_related("application", "user").filter(token_checksum=checksum).first()
     )
-    if (
-        token is None
-        or token.expires <= timezone.now()
-        or settings.MCP_URL not in (token.resource or [])
-        or token.application is None
-        or not token.application.is_usable(None)
-        or token.user is None
-        or not token.user.is_active
-    ):
+    if token is None:
+        return {"active": False}
+    facts = TokenFacts(
+        expires_at=token.expires.timestamp(),
+        audience=tuple(token.resource or ()),
+        issuer=settings.ISSUER,
+        client_usable=token.application is not None and token.application.is_usable(None),
+        user_active=token.user is not None and token.user.is_active,
+    )
+    if refusal(facts, settings.MCP_URL, settings.ISSUER) is not None:
         return {"active": False}
     return {
         "active": True,

@@ -12,9 +12,12 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from oauth2_provider.scopes import get_scopes_backend
 from oauth2_provider.views import DynamicClientRegistrationManagementView, DynamicClientRegistrationView
 
-from . import audit, throttling
+from common import audit
+
+from . import throttling
 from .redirects import redirect_uri_problem
 
 AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")
@@ -86,7 +89,7 @@ def normalise_metadata(body: bytes) -> dict[str, Any]:
     if scope is not None:
         if not isinstance(scope, str):
             raise MetadataError("invalid_client_metadata", "scope must be a space-separated string")
-        unknown = sorted(set(scope.split()) - set(settings.OAUTH2_PROVIDER["SCOPES"]))
+        unknown = sorted(set(scope.split()) - set(get_scopes_backend().get_all_scopes()))
         if unknown:
             raise MetadataError("invalid_client_metadata", f"Unknown scope(s): {' '.join(unknown)}")
 

@@ -9,8 +9,6 @@
 - `DatabaseOutageMiddleware`: while the database is unreachable, requests get a 503 with
   `Retry-After` (JSON on the machine-facing paths, a page for people) instead of a 500; the
   connection is dropped, so the first request after the database is back succeeds.
-- `jsonrpc_error_bodies`: at `/mcp` (ASGI), every error answer is JSON, also the ones the MCP
-  SDK gives as plain text or with no body at all.
 
 Written by hand: Django 5.2 has no CSP support (it arrived in 6.0, which needs Python 3.12), and
 the policy here is one fixed header, which needs none of django-csp's nonce machinery.
@@ -18,11 +16,9 @@ the policy here is one fixed header, which needs none of django-csp's nonce mach
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from collections.abc import Callable, Iterable
-from http import HTTPStatus
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
@@ -31,7 +27,8 @@ from django.db import DataError, InterfaceError, OperationalError, connections
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
-from starlette.types import Message, Send
+
+from common.limits import header_problem
 
 from .middleware import is_api_path, json_error
 
@@ -73,20 +70,6 @@ class SecurityHeadersMiddleware:
             response["Cache-Control"] = "no-store"
             response["Pragma"] = "no-cache"
         return response
-
-
-def header_problem(headers: Iterable[tuple[str | bytes, str | bytes]]) -> str | None:
-    """Why a request's headers are refused (too many, or too large in total); None if they are not.
-    Names and values may be text (Django's META) or bytes (an ASGI scope)."""
-    count, size = 0, 0
-    for name, value in headers:
-        count += 1
-        size += len(name) + len(value) + 4
-    if count > settings.REQUEST_MAX_HEADER_COUNT:
-        return f"The request has more than {settings.REQUEST_MAX_HEADER_COUNT} header fields"
-    if size > settings.REQUEST_MAX_HEADER_BYTES:
-        return f"The request header fields exceed {settings.REQUEST_MAX_HEADER_BYTES} bytes"
-    return None
 
 
 _STRUCTURE = b'[]{}"\\'
@@ -255,41 +238,3 @@ class DatabaseOutageMiddleware:
         response["Retry-After"] = str(settings.DATABASE_OUTAGE_RETRY_AFTER)
         response["Cache-Control"] = "no-store"
         return response
-
-
-def jsonrpc_error_bodies(send: Send) -> Send:
-    """Wrap an ASGI `send` so that an error answer without a JSON body gets a JSON-RPC error
-    body (same status and headers). The MCP SDK refuses some requests with plain text ("Invalid
-    Content-Type header") or an empty body (406, 405), which an MCP client cannot parse."""
-    held: list[Message] = []
-    body = bytearray()
-
-    async def wrapped(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            content_type = dict(message.get("headers", [])).get(b"content-type", b"")
-            if message["status"] >= 400 and not content_type.startswith((b"application/json", b"text/event-stream")):
-                held.append(message)
-                return
-        elif message["type"] == "http.response.body" and held:
-            body.extend(message.get("body", b""))
-            if message.get("more_body", False):
-                return
-            start = held.pop()
-            text = body.decode("utf-8", "replace").strip() or _reason(start["status"])
-            error = {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": text}}
-            payload = json.dumps(error).encode()
-            headers = [(k, v) for k, v in start.get("headers", []) if k not in (b"content-type", b"content-length")]
-            headers += [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
-            await send({**start, "headers": headers})
-            await send({"type": "http.response.body", "body": payload})
-            return
-        await send(message)
-
-    return wrapped
-
-
-def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Request refused"

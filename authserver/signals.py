@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.dispatch import receiver
 
-from . import audit
+from common import audit
 
 
 def _ip(request) -> str | None:

@@ -28,7 +28,8 @@ from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from . import audit
+from common import audit
+
 from .middleware import is_api_path
 from .models import RateLimitCounter
 

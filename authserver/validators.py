@@ -25,7 +25,8 @@ from oauth2_provider.models import get_access_token_model, get_grant_model, get_
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors
 
-from . import audit
+from common import audit
+
 from .models import Client, UsedAuthorizationCode
 from .resources import bind_resources, canonical_resource
 

@@ -14,11 +14,13 @@ from django.views.decorators.cache import never_cache
 from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.oauth2_backends import _add_iss_to_redirect
+from oauth2_provider.scopes import get_scopes_backend
 from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error, InvalidRequestError
 
-from . import audit
-from .documents import cached_document
+from common import audit
+from common.documents import cached_document
+
 from .models import Client
 from .resources import bind_resources
 from .throttling import throttled
@@ -190,7 +192,7 @@ class AuthorizationView(dot_views.AuthorizationView):
         context = super().get_context_data(**kwargs)
         application = kwargs.get("application")
         redirect_uri = kwargs.get("redirect_uri") or ""
-        descriptions = settings.OAUTH2_PROVIDER["SCOPES"]
+        descriptions = get_scopes_backend().get_all_scopes()
         context.update(
             client=application,
             redirect_host=urlsplit(redirect_uri).netloc or urlsplit(redirect_uri).scheme + ":",

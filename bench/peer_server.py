@@ -159,7 +159,7 @@ class MemoryProvider(OAuthAuthorizationServerProvider[AuthorizationCode, Refresh
                 self.access.pop(at, None)
 
 
-# The same five tools as our server (mcpserver/notes.py: names, parameters, descriptions,
+# The same five tools as our server (notes/mcp_tools.py: names, parameters, descriptions,
 # annotations and result schemas), so that `tools/list` carries the same list on both sides and
 # `tools/call whoami` does the same thing, with the notes in this process's memory.
 class Identity(BaseModel):

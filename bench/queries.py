@@ -8,7 +8,7 @@ Runs with our server's settings and database; reads a JSON job on stdin, prints 
   `tools/list` and `tools/call` in both protocol generations (token cache off, then on), a tool
   that reads the database itself, and the refresh-token grant at `/token`.
 - mode "lookup": the time of the token lookup itself (the one SQL statement), and of the whole
-  verification (`verify_bearer_token`, thread hop included), at the table's current size.
+  verification (`verification.verify`, thread hop included), at the table's current size.
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# The conformance fixtures give a tool that does nothing (like the peer's `ping`), so the count
+# shows what authentication itself costs; `whoami` reads the user's name too.
+os.environ["MCP_CONFORMANCE_FIXTURES"] = "1"
 
 import django  # noqa: E402
 
@@ -80,9 +83,6 @@ def count(job: dict) -> dict:
 
     counter = StatementCounter()
     connection_created.connect(counter.install, weak=False)
-    # The conformance fixtures give a tool that does nothing (like the peer's `ping`), so the
-    # count shows what authentication itself costs; `whoami` reads the user's name too.
-    settings.MCP_CONFORMANCE_FIXTURES = True
     token, tool = job["access_token"], "test_simple_text"
     cases = {
         "list_2025": ("tools/list", None, False, None),
@@ -178,9 +178,9 @@ def wait_for_revocation_listener(seconds: float = 10) -> None:
 
 
 def lookup(job: dict) -> dict:
-    from mcpserver import tokens
+    from mcpserver import tokens, verification
 
-    checksum = tokens.checksum(job["access_token"])
+    checksum = verification.checksum(job["access_token"])
     if tokens.lookup(checksum) is None:
         raise RuntimeError("the benchmark's access token is not in the table")
     rounds = 2000
@@ -200,9 +200,9 @@ def lookup(job: dict) -> dict:
         times = []
         for _ in range(rounds):
             started = time.perf_counter()
-            verdict = await tokens.verify_bearer_token(job["access_token"])
+            verdict = await verification.verify(job["access_token"])
             times.append((time.perf_counter() - started) * 1e6)
-            if isinstance(verdict, tokens.Rejection):
+            if isinstance(verdict, verification.Rejection):
                 raise RuntimeError(f"the benchmark's token was refused: {verdict.reason}")
         return sorted(times)
 
@@ -210,7 +210,7 @@ def lookup(job: dict) -> dict:
     verify_times = asyncio.run(verify_many())
     plan = ""
     with connection.cursor() as cursor:
-        sql = tokens._lookup_sql()
+        sql = tokens.lookup_sql()
         explain = "EXPLAIN " if connection.vendor == "postgresql" else "EXPLAIN QUERY PLAN "
         cursor.execute(explain + sql, [checksum])
         plan = " | ".join(str(row[-1]).strip() for row in cursor.fetchall())

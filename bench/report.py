@@ -329,7 +329,7 @@ def render(data: dict) -> str:
         "Measured while this benchmark was built, on the same machine (each change is in the figures above):",
         "",
         "- **Discovery documents from the router** (`config/asgi.py`): the first request of each kind goes "
-        "through Django, which builds the document once per process (`authserver/documents.py`); the "
+        "through Django, which builds the document once per process (`common/documents.py`); the "
         "router keeps that answer, byte for byte, and replays it (ETag/304, HEAD, CORS included). "
         "In-process a document went from about 1.2 ms through Django to about 5 µs.",
         "- **The token lookup on the event loop** (`mcpserver/token_lookup.py`, PostgreSQL): the one "
@@ -466,7 +466,7 @@ def render(data: dict) -> str:
             "",
             "The access-token table filled (bulk insert of live tokens of the benchmark's client, "
             "`bench/bulk_tokens.py`) to each size, then: the lookup statement timed in-process "
-            "(2,000 runs, through Django's cursor), the whole verification (`verify_bearer_token`: on "
+            "(2,000 runs, through Django's cursor), the whole verification (`verification.verify`: on "
             "PostgreSQL the lookup on the event loop, elsewhere on a database thread), and authenticated "
             "`tools/call` over HTTP with **one** connection (no queueing: "
             f"the latency of a single call), {config['latency_rounds']} runs of {config['duration']} s, "

@@ -2,8 +2,8 @@
 
 Django is served through a2wsgi rather than Django's own ASGI handler: its sync views ran about
 4× slower through the ASGI handler, which also leaked database connections with persistent
-connections (research/prototype.md). The ASGI lifespan goes to the MCP app, whose Starlette
-lifespan runs the SDK's session manager.
+connections (research/prototype.md). The ASGI lifespan goes to the MCP app, whose lifespan runs
+the SDK's session manager and what token verification needs (mcpserver/app.py).
 
 The discovery documents, which every client fetches and which depend on settings alone, are
 answered by the router itself from the bytes Django produced for the same request the first
@@ -32,7 +32,7 @@ Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
 class StoredDocuments:
     """GET and HEAD of the discovery documents, answered from stored bytes.
 
-    Django's views (authserver/documents.py) already build each document once per process and
+    Django's views (common/documents.py) already build each document once per process and
     add the ETag, Cache-Control and CORS headers; what costs is the trip through Django's
     middleware for every request. So the first request of each kind goes to Django as usual,
     and if Django answered 200 (or 304) with an ETag and no cookie, the answer is kept, exactly
@@ -82,7 +82,7 @@ class StoredDocuments:
         has_body = False
         for name, value in scope["headers"]:
             count += 1
-            size += len(name) + len(value) + 4  # as authserver.security.header_problem counts
+            size += len(name) + len(value) + 4  # as common.limits.header_problem counts
             if name == b"host":
                 host = value
             elif name == b"origin":
@@ -135,19 +135,6 @@ class StoredDocuments:
         self.answers[kind] = (start["status"], headers, bytes(body))
 
 
-def closing_lookups(send: Send) -> Send:
-    """The lifespan's `send`, closing the token-lookup connection when the application stops."""
-
-    async def wrapped(message: Message) -> None:
-        if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
-            from mcpserver import token_lookup
-
-            token_lookup.close()
-        await send(message)
-
-    return wrapped
-
-
 def build_application() -> ASGIApp:
     """A fresh application (tests build one each; the SDK's session manager runs only once)."""
     django_app = WSGIMiddleware(get_wsgi_application(), workers=int(os.environ.get("DJANGO_THREADS", "8")))
@@ -167,7 +154,7 @@ def build_application() -> ASGIApp:
                 return await documents(scope, receive, send)
             return await django_app(scope, receive, send)
         if scope["type"] == "lifespan":
-            return await mcp_app(scope, receive, closing_lookups(send))
+            return await mcp_app(scope, receive, send)
         # No websockets here.
         await send({"type": "websocket.close", "code": 1000})
 

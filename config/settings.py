@@ -14,7 +14,6 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from frontpage.favicon import add_headers as favicon_headers
-from mcpserver import scopes as mcp_scopes
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -88,14 +87,22 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "corsheaders",
-    "rest_framework",
     "oauth2_provider",
     "axes",  # sign-in lockout after repeated failures (authserver/throttling.py)
     "authserver",
     "mcpserver",
     "democlient",
     "frontpage",
+    "notes",  # the example MCP app (notes/mcp_tools.py): each user's notes as tools, resources, prompts
 ]
+# The MCP conformance suite's fixture tools, resources and prompts (tests turn them on).
+MCP_CONFORMANCE_FIXTURES = env_bool("MCP_CONFORMANCE_FIXTURES", False)
+if MCP_CONFORMANCE_FIXTURES:
+    INSTALLED_APPS.append("conformance_fixtures")
+# More apps, by their Python path (comma-separated): an image built on top of ours adds its own
+# app this way, and its mcp_tools.py joins the MCP server (docs/extending.md).
+EXTRA_APPS = env_list("EXTRA_APPS")
+INSTALLED_APPS += [app for app in EXTRA_APPS if app not in INSTALLED_APPS]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -297,8 +304,8 @@ OAUTH2_PROVIDER = {
     "OAUTH2_VALIDATOR_CLASS": "authserver.validators.MCPOAuth2Validator",
     "APPLICATION_ADMIN_CLASS": "authserver.admin.ClientAdmin",
     "OIDC_ISS_ENDPOINT": ISSUER,  # feeds the AS metadata, the PRM and the RFC 9207 `iss`
-    "SCOPES": dict(mcp_scopes.DESCRIPTIONS),
-    "DEFAULT_SCOPES": [mcp_scopes.BASELINE],
+    # The scopes are the ones the apps declare (common/scopes.py), read through this backend.
+    "SCOPES_BACKEND_CLASS": "authserver.scopes.DeclaredScopes",
     "ACCESS_TOKEN_EXPIRE_SECONDS": ACCESS_TOKEN_LIFETIME,
     "REFRESH_TOKEN_EXPIRE_SECONDS": REFRESH_TOKEN_LIFETIME,
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
@@ -354,7 +361,13 @@ PRUNE_UNUSED_CLIENTS_DAYS = env_int("PRUNE_UNUSED_CLIENTS_DAYS", 7)
 # --- The MCP resource server ------------------------------------------------------------------------
 MCP_STATEFUL = env_bool("MCP_STATEFUL", False)
 MCP_JSON_RESPONSE = env_bool("MCP_JSON_RESPONSE", False)
-MCP_CONFORMANCE_FIXTURES = env_bool("MCP_CONFORMANCE_FIXTURES", False)
+# What the MCP server says about itself to clients (initialize / server/discover).
+MCP_SERVER_NAME = os.environ.get("MCP_SERVER_NAME", "").strip() or "notes-mcp"
+MCP_SERVER_TITLE = os.environ.get("MCP_SERVER_TITLE", "Notes").strip()
+MCP_SERVER_VERSION = os.environ.get("MCP_SERVER_VERSION", "").strip() or "1.0.0"
+MCP_SERVER_INSTRUCTIONS = os.environ.get(
+    "MCP_SERVER_INSTRUCTIONS", "Search, read and write the signed-in user's notes."
+).strip()
 MCP_MAX_BODY_BYTES = env_int("MCP_MAX_BODY_BYTES", 1024 * 1024)
 MCP_PROTECTED_RESOURCE_METADATA_URL = PUBLIC_URL + "/.well-known/oauth-protected-resource" + MCP_PATH
 # Seconds a token accepted at /mcp is accepted again without the database lookup (per process;
@@ -396,8 +409,6 @@ LOGGING = {
         "httpx2": {"level": "WARNING"},
     },
 }
-
-REST_FRAMEWORK = {"DEFAULT_AUTHENTICATION_CLASSES": [], "DEFAULT_PERMISSION_CLASSES": []}
 
 # --- Abuse limits, request limits, the audit trail (authserver/throttling.py, security.py) ----
 # Fixed-window limits per client IP and in total, counted in the database (shared by every
@@ -449,7 +460,7 @@ REQUEST_MAX_HEADER_COUNT = env_int("REQUEST_MAX_HEADER_COUNT", 100)
 REQUEST_MAX_JSON_DEPTH = env_int("REQUEST_MAX_JSON_DEPTH", 64)
 # While the database is unreachable, requests get 503 with this Retry-After (seconds).
 DATABASE_OUTAGE_RETRY_AFTER = env_int("DATABASE_OUTAGE_RETRY_AFTER", 5)
-# The audit trail (authserver/audit.py) is kept whatever LOG_LEVEL says.
+# The audit trail (common/audit.py) is kept whatever LOG_LEVEL says.
 LOGGING["loggers"]["audit"] = {"level": os.environ.get("AUDIT_LOG_LEVEL", "INFO").upper()}
 LOGGING["loggers"]["axes"] = {"level": "WARNING"}
 # `manage.py check --deploy` warnings accepted on purpose (README.md, "Security"):

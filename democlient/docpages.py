@@ -148,6 +148,29 @@ def operation_lines(path: str, method: str, operation: dict[str, Any], document:
             ),
             "",
         ]
+    resources = operation.get("x-mcp-resources")
+    if resources:
+        lines += [
+            "### Resources",
+            "",
+            "| URI (or template) | scope needed | type | what it is |",
+            "| --- | --- | --- | --- |",
+            *(
+                f"| `{item['uri']}` | `{item['scope']}` | `{item['mime_type']}` | {cell(item['description'])} |"
+                for item in resources
+            ),
+            "",
+        ]
+    prompts = operation.get("x-mcp-prompts")
+    if prompts:
+        lines += [
+            "### Prompts",
+            "",
+            "| prompt | scope needed | what it asks |",
+            "| --- | --- | --- |",
+            *(f"| `{item['name']}` | `{item['scope']}` | {cell(item['description'])} |" for item in prompts),
+            "",
+        ]
     for sample in operation.get("x-codeSamples", []):
         lines += ["### Example", "", *code_block(sample["source"], "sh")]
     return lines

@@ -15,7 +15,6 @@ process's views and settings; `docs_pages` turns the document into the Markdown 
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -38,6 +37,8 @@ class Inputs:
     scopes: dict[str, str]  # name → what the consent page says
     baseline_scope: str
     tools: list[dict[str, Any]]  # name, description, scope, read_only
+    resources: list[dict[str, Any]]  # uri, name, description, scope, mime_type
+    prompts: list[dict[str, Any]]  # name, description, scope
     challenge_401: str
     challenge_invalid: str
     challenge_403: str
@@ -166,8 +167,8 @@ def build_openapi(inputs: Inputs) -> dict[str, Any]:
                 "`Authorization: Bearer <access token>` on every request. It speaks the stateless 2026-07-28 "
                 "revision (`server/discover`, `Mcp-Method` and `Mcp-Name` headers, `_meta` on each request) "
                 "and the 2025-xx revisions (`initialize`). Every request needs the scope "
-                f"`{inputs.baseline_scope}`; some tools need more, and calling them without it gets a 403 "
-                "that names the scope to ask for (step-up)."
+                f"`{inputs.baseline_scope}`; some tools, resources and prompts need more, and calling them "
+                "without it gets a 403 that names the scope to ask for (step-up)."
             ),
         },
     ]
@@ -555,6 +556,8 @@ def build_openapi(inputs: Inputs) -> dict[str, Any]:
                     '"io.modelcontextprotocol/clientCapabilities":{}}}}\'',
                 ),
                 "x-mcp-tools": inputs.tools,
+                "x-mcp-resources": inputs.resources,
+                "x-mcp-prompts": inputs.prompts,
                 "x-step-up-example": {"tool": inputs.write_tool, "scope": write_scope},
             }
         },
@@ -771,55 +774,79 @@ def components(inputs: Inputs, asm: dict[str, Any]) -> dict[str, Any]:
 
 
 # --- Inputs from this process ------------------------------------------------------------------------
+def documented(app_label: str | None) -> bool:
+    """Whether an app's tools belong in the docs (the conformance fixtures are a test switch)."""
+    from django.apps import apps
+
+    return app_label is None or getattr(apps.get_app_config(app_label), "mcp_in_docs", True)
+
+
+def declared_capabilities() -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The tools, resources and prompts the apps declare (mcpserver's registry), as documented."""
+    from mcpserver.registry import registry
+
+    shown = [d for d in registry.declarations if documented(d.app_label)]
+    tools = [
+        {"name": d.name, "description": d.description, "scope": d.scope, "read_only": d.read_only}
+        for d in shown
+        if d.kind == "tool"
+    ]
+    resources = [
+        {
+            "uri": d.uri,
+            "name": d.name,
+            "description": d.description,
+            "scope": d.scope,
+            "mime_type": d.options.get("mime_type", "text/plain"),
+        }
+        for d in shown
+        if d.kind == "resource"
+    ]
+    prompts = [{"name": d.name, "description": d.description, "scope": d.scope} for d in shown if d.kind == "prompt"]
+    return tools, resources, prompts
+
+
 def live_inputs() -> Inputs:
     """The inputs as this deployment has them: metadata from the live views, challenges from the
-    bearer gate, scopes and tools from the MCP server's registry."""
+    bearer gate, scopes and tools from the registry the apps declare them in."""
     from django.conf import settings
     from django.test import RequestFactory
+    from django.urls import resolve
 
-    from authserver.views import AuthorizationServerMetadataView
-    from mcpserver import gate, notes, scopes
-    from mcpserver.server import SERVER_VERSION, Capabilities, Server
-    from mcpserver.views import ProtectedResourceMetadataView
+    from common.scopes import BASELINE
+    from common.scopes import registry as declared_scopes
+    from mcpserver import gate
 
     factory = RequestFactory()
     secure = settings.PUBLIC_URL_IS_HTTPS
 
-    def fetch(view, path: str) -> dict[str, Any]:
+    def fetch(path: str) -> dict[str, Any]:
         request = factory.get(path, HTTP_HOST=settings.PUBLIC_HOST, secure=secure)
-        return json.loads(view.as_view()(request).content)
+        return json.loads(resolve(path).func(request).content)
 
-    # Only the notes server's own tools: the conformance fixtures are a test switch, not the API.
-    server = Server(name="docs")
-    capabilities = Capabilities()
-    notes.register(server, capabilities)
-    tools = [
-        {
-            "name": tool.name,
-            "description": tool.description or "",
-            "scope": capabilities.tool_scopes.get(tool.name, scopes.BASELINE),
-            "read_only": bool(tool.annotations and tool.annotations.read_only_hint),
-        }
-        for tool in asyncio.run(server.list_tools())
-    ]
-    write_tool = next((name for name, scope in capabilities.tool_scopes.items() if scope != scopes.BASELINE), "")
-    needed = " ".join(sorted({scopes.BASELINE, capabilities.tool_scopes.get(write_tool, scopes.BASELINE)}))
+    tools, resources, prompts = declared_capabilities()
+    default_scope = " ".join(declared_scopes.defaults())
+    write_tool = next((tool for tool in tools if tool["scope"] not in declared_scopes.defaults()), None)
+    write_name = write_tool["name"] if write_tool else ""
+    needed = " ".join(sorted({BASELINE, write_tool["scope"]})) if write_tool else BASELINE
     return Inputs(
         origin=settings.PUBLIC_URL,
         mcp_path=settings.MCP_PATH,
-        protected_resource_metadata=fetch(ProtectedResourceMetadataView, "/.well-known/oauth-protected-resource"),
-        authorization_server_metadata=fetch(AuthorizationServerMetadataView, "/.well-known/oauth-authorization-server"),
-        scopes=dict(scopes.DESCRIPTIONS),
-        baseline_scope=scopes.BASELINE,
+        protected_resource_metadata=fetch("/.well-known/oauth-protected-resource"),
+        authorization_server_metadata=fetch("/.well-known/oauth-authorization-server"),
+        scopes=declared_scopes.descriptions(),
+        baseline_scope=BASELINE,
         tools=tools,
-        challenge_401=gate.challenge(),
-        challenge_invalid=gate.challenge("invalid_token", "The access token is unknown or revoked"),
+        resources=resources,
+        prompts=prompts,
+        challenge_401=gate.challenge(scope=default_scope),
+        challenge_invalid=gate.challenge("invalid_token", "The access token is unknown or revoked", default_scope),
         challenge_403=gate.challenge(
-            "insufficient_scope", f"{write_tool} requires the scope {needed.split()[-1]}", needed
-        ),  # fmt: skip
-        write_tool=write_tool,
+            "insufficient_scope", f"{write_name} requires the scope {write_tool['scope'] if write_tool else ''}", needed
+        ),
+        write_tool=write_name,
         access_token_lifetime=settings.ACCESS_TOKEN_LIFETIME,
-        server_version=SERVER_VERSION,
+        server_version=settings.MCP_SERVER_VERSION,
     )
 
 

@@ -9,13 +9,15 @@ from contextlib import AbstractAsyncContextManager
 
 from django.conf import settings
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from . import revocations
-from .gate import BearerGate, transport_security_settings
+from .checks import raise_if_misdeclared
+from .gate import BearerGate
+from .registry import scope_rules
 from .server import Server, build_server
-from .tokens import verify_bearer_token
+from .verification import verifier
 
 EXPOSED_HEADERS = ["WWW-Authenticate", "Mcp-Session-Id", "Mcp-Protocol-Version", "Retry-After"]
 
@@ -45,13 +47,17 @@ def also_running(app: ASGIApp, context: Callable[[], AbstractAsyncContextManager
 
 def build_mcp_app() -> tuple[ASGIApp, Server]:
     """A fresh `/mcp` app and its MCP server (the SDK's session manager runs once per app)."""
-    server, capabilities = build_server()
+    raise_if_misdeclared()
+    server = build_server()
     stateless = not settings.MCP_STATEFUL
+    # The gate checks Host and Origin (against DNS rebinding) before anything else; the SDK's
+    # transports behind it would only check them again.
+    checked_by_gate = TransportSecuritySettings(enable_dns_rebinding_protection=False)
     sdk_app = server.streamable_http_app(
         streamable_http_path=settings.MCP_PATH,
         stateless_http=stateless,
         json_response=settings.MCP_JSON_RESPONSE,
-        transport_security=transport_security_settings(),
+        transport_security=checked_by_gate,
         max_request_body_size=settings.MCP_MAX_BODY_BYTES,
     )
     json_app = None
@@ -63,13 +69,16 @@ def build_mcp_app() -> tuple[ASGIApp, Server]:
             app=server._lowlevel_server,  # MCPServer exposes no other handle on its server
             json_response=True,
             stateless=True,
-            security_settings=transport_security_settings(),
+            security_settings=checked_by_gate,
             max_request_body_size=settings.MCP_MAX_BODY_BYTES,
         )
         json_app = StreamableHTTPASGIApp(json_manager)
         sdk_app = also_running(sdk_app, json_manager.run)
-    sdk_app = also_running(sdk_app, revocations.listening)
-    gated = BearerGate(sdk_app, verify_bearer_token, capabilities, stateless=stateless, json_app=json_app)
+    # The one lifespan of the MCP side: the SDK's session managers, and what token verification
+    # needs while serving (the revocation listener and the lookup connection, or an HTTP client).
+    tokens = verifier()
+    sdk_app = also_running(sdk_app, tokens.running)
+    gated = BearerGate(sdk_app, tokens.verify, scope_rules(), stateless=stateless, json_app=json_app)
     cors = CORSMiddleware(
         gated,
         allow_origin_regex=origin_regex(settings.MCP_ALLOWED_ORIGINS),

@@ -9,13 +9,15 @@ connection that failed so that the next call reconnects (the database may have r
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from django.db import InterfaceError, OperationalError, connection
+from django.db import InterfaceError, OperationalError, close_old_connections, connection
 
 T = TypeVar("T")
 
@@ -44,3 +46,37 @@ async def run_db(fn: Callable[..., T], *args) -> T:
     """Run `fn(*args)` on a database thread; DatabaseUnavailable if the database is down."""
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(_executor, functools.partial(_call_with_reconnect, fn, *args))
+
+
+def _as_in_a_request(fn: Callable[..., T], *args, **kwargs) -> T:
+    # What Django does around each request (its request_started/finished signals): drop a
+    # connection that broke or outlived CONN_MAX_AGE, and health-check the next one
+    # (CONN_HEALTH_CHECKS), so that a tool's first query after a database restart succeeds.
+    close_old_connections()
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        close_old_connections()
+
+
+async def run_sync(fn: Callable[..., T], *args, **kwargs) -> T:
+    """Run a synchronous function (an app's tool, resource or prompt; ORM code) on a database
+    thread, with the caller's context (so `current_user()` works there) and Django's
+    connection handling. Exceptions are the function's own."""
+    loop = asyncio.get_running_loop()
+    context = contextvars.copy_context()
+    call = functools.partial(context.run, _as_in_a_request, fn, *args, **kwargs)
+    return await loop.run_in_executor(_executor, call)
+
+
+def close_thread_connections() -> None:
+    """Close the connection of every database thread (tests: so the test database can be dropped)."""
+    threads = _executor._max_workers
+    barrier = threading.Barrier(threads)  # one task per thread: each waits until all have one
+
+    def close() -> None:
+        barrier.wait(timeout=30)
+        connection.close()
+
+    for done in [_executor.submit(close) for _ in range(threads)]:
+        done.result(timeout=60)

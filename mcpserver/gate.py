@@ -23,17 +23,21 @@ from mcp.server.auth.middleware.auth_context import auth_context_var
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken as SDKAccessToken
 from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
+from mcp.shared.inbound import NAME_BEARING_METHODS, decode_header_value
 from starlette.authentication import AuthCredentials
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from authserver import audit
-from authserver.security import header_problem, jsonrpc_error_bodies
+from common import audit
+from common.errors import jsonrpc_error_bodies
+from common.limits import header_problem
+from common.scopes import registry as declared_scopes
 
-from . import scopes
+from . import identity
 from .db import DatabaseUnavailable
-from .server import Capabilities
-from .tokens import Rejection
+from .identity import CurrentUser
+from .registry import ScopeRules
+from .verification import Rejection
 
 logger = logging.getLogger("mcpserver")
 
@@ -47,19 +51,21 @@ def quoted(value: str) -> str:
 
 
 def challenge(error: str | None = None, description: str | None = None, scope: str | None = None) -> str:
-    """An RFC 6750 `WWW-Authenticate` value pointing at our RFC 9728 metadata."""
+    """An RFC 6750 `WWW-Authenticate` value pointing at our RFC 9728 metadata; without `scope`,
+    the declared default scopes (what a client needs first)."""
     params = []
     if error:
         params.append(f"error={quoted(error)}")
     if description:
         params.append(f"error_description={quoted(description)}")
     params.append(f"resource_metadata={quoted(settings.MCP_PROTECTED_RESOURCE_METADATA_URL)}")
-    params.append(f"scope={quoted(scope or scopes.BASELINE)}")
+    params.append(f"scope={quoted(scope or ' '.join(declared_scopes.defaults()))}")
     return "Bearer " + ", ".join(params)
 
 
 def transport_security_settings() -> TransportSecuritySettings:
-    """Host and Origin checks against DNS rebinding, built from PUBLIC_URL (one place)."""
+    """Host and Origin checks against DNS rebinding, built from PUBLIC_URL (one place). The gate
+    applies them; the SDK's transports behind it are told not to check again."""
     hosts = [settings.PUBLIC_HOST, "127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost", "[::1]"]
     if settings.PUBLIC_URL_IS_HTTPS and ":" not in settings.PUBLIC_HOST:
         hosts.append(settings.PUBLIC_HOST + ":443")
@@ -94,7 +100,9 @@ def request_targets(scope: Scope, body: bytes) -> list[tuple[str | None, str | N
     """
     method = header(scope, b"mcp-method")
     if method is not None and header(scope, b"mcp-protocol-version") in MODERN_VERSIONS:
-        return [(method, header(scope, b"mcp-name"))]
+        # Decoded as the SDK decodes it (a value may be Base64-wrapped), so that the name the
+        # scope is looked up by is the one the SDK then holds the body to.
+        return [(method, decode_header_value(header(scope, b"mcp-name")))]
     message = json.loads(body)  # RecursionError/ValueError handled by the caller
     messages = message if isinstance(message, list) else [message]
     targets = []
@@ -102,9 +110,10 @@ def request_targets(scope: Scope, body: bytes) -> list[tuple[str | None, str | N
         if not isinstance(item, dict):
             targets.append((None, None))
             continue
-        params = item.get("params")
-        name = params.get("name") if isinstance(params, dict) else None
-        targets.append((item.get("method"), name if isinstance(name, str) else None))
+        params, rpc_method = item.get("params"), item.get("method")
+        key = NAME_BEARING_METHODS.get(rpc_method) if isinstance(rpc_method, str) else None
+        name = params.get(key) if key and isinstance(params, dict) else None
+        targets.append((rpc_method, name if isinstance(name, str) else None))
     return targets
 
 
@@ -132,7 +141,7 @@ class BearerGate:
         self,
         app: ASGIApp,
         verifier: Verifier,
-        capabilities: Capabilities,
+        rules: ScopeRules,
         stateless: bool,
         json_app: ASGIApp | None = None,
     ) -> None:
@@ -141,7 +150,8 @@ class BearerGate:
         self.app = app
         self.json_app = json_app
         self.verifier = verifier
-        self.capabilities = capabilities
+        self.rules = rules
+        self.no_token_challenge = challenge(scope=rules.default_scope)
         self.stateless = stateless
         self.transport_security = TransportSecurityMiddleware(transport_security_settings())
 
@@ -151,7 +161,7 @@ class BearerGate:
         method = scope["method"]
         send = jsonrpc_error_bodies(send)  # errors are JSON, also the SDK's plain-text ones
 
-        # Oversized header sections are refused before anything reads them (authserver.security).
+        # Oversized header sections are refused before anything reads them, as Django's side does.
         # (Byte lengths equal the latin-1 text lengths it counts, so nothing is decoded for it.)
         too_large = header_problem(scope["headers"])
         if too_large:
@@ -166,7 +176,7 @@ class BearerGate:
         token = bearer_token(scope)
         if token is None:
             return await self.respond(
-                send, 401, challenge(), "invalid_request", "Authorization required", audit_reason="no token"
+                send, 401, self.no_token_challenge, "invalid_request", "Authorization required", audit_reason="no token"
             )
         try:
             verified = await self.verifier(token) if token else Rejection("The Authorization header is malformed")
@@ -185,15 +195,15 @@ class BearerGate:
             return await self.respond(
                 send,
                 401,
-                challenge("invalid_token", verified.reason),
+                challenge("invalid_token", verified.reason, self.rules.default_scope),
                 "invalid_token",
                 verified.reason,
                 audit_reason=verified.reason,
             )
 
-        granted = scopes.effective_scopes(verified.scopes)
-        if scopes.BASELINE not in granted:
-            return await self.insufficient(send, verified, granted, frozenset({scopes.BASELINE}), None)
+        granted = declared_scopes.effective(verified.scopes)
+        if not self.rules.baseline <= granted:
+            return await self.insufficient(send, verified, granted, self.rules.baseline, None)
 
         if method == "GET" and self.stateless:
             # Stateless mode has no server stream to offer; without this the SDK would hold a
@@ -219,7 +229,7 @@ class BearerGate:
             except ValueError:
                 targets = []  # not JSON: the SDK answers with its own parse error
             for rpc_method, name in targets:
-                needed = self.capabilities.scopes_needed(rpc_method, name)
+                needed = self.rules.needed(rpc_method, name)
                 if not needed <= granted:
                     return await self.insufficient(send, verified, granted, needed, name)
             for rpc_method, name in targets:
@@ -232,10 +242,15 @@ class BearerGate:
         user = AuthenticatedUser(verified)
         scope["user"] = user
         scope["auth"] = AuthCredentials(verified.scopes)
+        caller = CurrentUser(
+            int(verified.subject), (verified.claims or {}).get("username", ""), verified.client_id, granted
+        )
         context_token = auth_context_var.set(user)
+        caller_token = identity.enter(caller)
         try:
             await target_app(scope, receive, send)
         finally:
+            identity.leave(caller_token)
             auth_context_var.reset(context_token)
 
     def is_quiet(self, targets: list[tuple[str | None, str | None]]) -> bool:
@@ -245,13 +260,13 @@ class BearerGate:
         method, name = targets[0]
         if method in QUIET_METHODS or (method or "").startswith("notifications/"):
             return True
-        return method == "tools/call" and name in self.capabilities.quiet_tools
+        return method == "tools/call" and name in self.rules.quiet_tools
 
     async def insufficient(
         self, send: Send, verified: SDKAccessToken, granted: frozenset[str], needed: frozenset[str], target: str | None
     ) -> None:
         # Name everything the client will need, so one step-up suffices.
-        wanted = " ".join(sorted((set(verified.scopes) & set(scopes.DESCRIPTIONS)) | needed))
+        wanted = " ".join(sorted((set(verified.scopes) & self.rules.declared) | needed))
         missing = " ".join(sorted(needed - granted))
         what = f"{target} requires" if target else "This request requires"
         description = f"{what} the scope {missing}"

@@ -1,92 +1,54 @@
-"""The MCP server (on the official `mcp` SDK) and the scope each of its capabilities needs.
+"""The MCP server on the official `mcp` SDK, built from the registry of declared tools, resources
+and prompts (registry.py). Its name, title and instructions come from settings.
 
-Every tool, resource and prompt is registered together with the OAuth scope it requires, so the
-bearer gate can answer 403 with the exact scope for a step-up, and the protected-resource
-metadata can list `scopes_supported` from the same registry.
+Each declared function reaches the SDK wrapped (`guarded`): the wrapper checks the declaration's
+scope once more inside the SDK (the bearer gate has already answered 403 to a token without it;
+this keeps a declaration's scope binding whatever path a call takes), and runs a synchronous
+function on a database thread with Django's connection handling (db.run_sync), so the ORM works
+in it as in a view.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import inspect
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from functools import lru_cache
+from typing import Any
 
 from django.conf import settings
-from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.caching import CacheHint
 from mcp.server.mcpserver import MCPServer, RequestStateSecurity
-from mcp.types import Completion, CompletionArgument, CompletionContext, PromptReference, ResourceTemplateReference
+from mcp.shared.exceptions import MCPError
+from mcp.types import (
+    INVALID_REQUEST,
+    Completion,
+    CompletionArgument,
+    CompletionContext,
+    PromptReference,
+    Resource,
+    ResourceTemplateReference,
+)
 
-from . import scopes
-
-SERVER_NAME = "notes-mcp"
-SERVER_VERSION = "1.0.0"
-
-CompletionProvider = Callable[[CompletionArgument, CompletionContext | None], Awaitable[list[str]]]
-
-
-@dataclass
-class Capabilities:
-    """What the server offers, beyond the SDK's own registry: scopes and completions."""
-
-    tool_scopes: dict[str, str] = field(default_factory=dict)
-    prompt_scopes: dict[str, str] = field(default_factory=dict)
-    completions: dict[tuple[str, str], CompletionProvider] = field(default_factory=dict)
-    # Tools that never send a notification (progress, log) while they run: their answers need no
-    # event stream and go out as one JSON body.
-    quiet_tools: set[str] = field(default_factory=set)
-
-    def require(self, kind: str, name: str, scope: str) -> None:
-        if scope not in scopes.DESCRIPTIONS:
-            raise ValueError(f"unknown scope {scope!r} for {kind} {name!r}")
-        {"tool": self.tool_scopes, "prompt": self.prompt_scopes}[kind][name] = scope
-
-    def scopes_needed(self, method: str | None, name: str | None) -> frozenset[str]:
-        """The scopes a request needs: the baseline, plus the scope of the tool or prompt."""
-        needed = {scopes.BASELINE}
-        if method == "tools/call" and name in self.tool_scopes:
-            needed.add(self.tool_scopes[name])
-        elif method == "prompts/get" and name in self.prompt_scopes:
-            needed.add(self.prompt_scopes[name])
-        return frozenset(needed)
-
-    def scopes_supported(self) -> list[str]:
-        return sorted({scopes.BASELINE, *self.tool_scopes.values(), *self.prompt_scopes.values()})
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who a request acts for, from the verified access token."""
-
-    user_id: int
-    username: str
-    client_id: str
-    scopes: frozenset[str]
-
-
-def current_principal() -> Principal:
-    """The verified user, client and scopes of the MCP request being handled."""
-    token = get_access_token()
-    if token is None or token.subject is None:
-        # The bearer gate runs before every request, so this means a wiring mistake.
-        raise PermissionError("no verified access token for this request")
-    username = str((token.claims or {}).get("username") or "")
-    return Principal(int(token.subject), username, token.client_id, scopes.effective_scopes(token.scopes))
+from . import identity
+from .db import run_sync
+from .registry import Declaration, Registry, registry, resolved_signature
 
 
 class Server(MCPServer):
-    """MCPServer whose `resources/list` also carries resources computed per user."""
+    """MCPServer whose `resources/list` also carries the resources of templates, per user."""
 
-    def __init__(self, *args, dynamic_resources=None, **kwargs) -> None:
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.dynamic_resources: list[Callable[[], Awaitable[list]]] = list(dynamic_resources or [])
+        self.resource_instances: list[tuple[str, Callable[[], Awaitable[list[Resource]]]]] = []
 
-    async def list_resources(self):
+    async def list_resources(self) -> list[Resource]:
         listed = await super().list_resources()
-        for provider in self.dynamic_resources:
-            listed.extend(await provider())
+        caller = identity.peek()
+        for scope, provider in self.resource_instances:
+            if caller is not None and caller.has_scope(scope):
+                listed.extend(await provider())
         return listed
 
 
@@ -95,17 +57,81 @@ def request_state_keys() -> list[bytes]:
     return [hmac.new(settings.SECRET_KEY.encode(), b"mcp-request-state", hashlib.sha256).digest()]
 
 
-def build_server() -> tuple[Server, Capabilities]:
-    """A fresh MCP server with every capability registered (the SDK's session manager can run
-    only once per instance, so tests build one per application)."""
-    from . import notes
+def require(scope: str, label: str) -> None:
+    caller = identity.peek()
+    if caller is None or not caller.has_scope(scope):
+        raise MCPError(code=INVALID_REQUEST, message=f"The {label} requires the scope {scope}")
 
-    capabilities = Capabilities()
-    server = Server(
-        name=SERVER_NAME,
-        title="Notes",
-        version=SERVER_VERSION,
-        instructions="Search, read and write the signed-in user's notes.",
+
+async def call(fn: Callable[..., Any], *args, **kwargs) -> Any:
+    """Call an app's function: awaited if async, else on a database thread."""
+    if is_coroutine_function(fn):
+        return await fn(*args, **kwargs)
+    return await run_sync(fn, *args, **kwargs)
+
+
+def is_coroutine_function(fn: Callable[..., Any]) -> bool:
+    return inspect.iscoroutinefunction(inspect.unwrap(fn))
+
+
+def guarded(declaration: Declaration) -> Callable[..., Awaitable[Any]]:
+    """The declared function as the SDK is given it: async, scope-checked, described by the
+    original's signature and resolved annotations."""
+    fn, scope, label = declaration.fn, declaration.scope, declaration.label
+
+    if is_coroutine_function(fn):
+
+        @functools.wraps(fn)
+        async def run(*args, **kwargs):
+            require(scope, label)
+            return await fn(*args, **kwargs)
+
+    else:
+
+        @functools.wraps(fn)
+        async def run(*args, **kwargs):
+            require(scope, label)
+            return await run_sync(fn, *args, **kwargs)
+
+    run.__signature__, run.__annotations__ = resolved_signature(fn)
+    del run.__wrapped__  # the SDK must see the async wrapper, not unwrap to the original
+    return run
+
+
+def add(server: Server, declaration: Declaration) -> None:
+    """Register one declaration with the SDK (raises what the SDK raises for a bad one)."""
+    function = guarded(declaration)
+    if declaration.kind == "tool":
+        server.add_tool(function, name=declaration.name, **declaration.options)
+        if declaration.input_schema is not None:
+            # MCPServer derives input schemas from signatures and has no public way to give one;
+            # this is the one place that sets it on the SDK's tool.
+            server._tool_manager.get_tool(declaration.name).parameters = declaration.input_schema
+    elif declaration.kind == "resource":
+        server.resource(declaration.uri, name=declaration.name, **declaration.options)(function)
+        if declaration.instances is not None:
+            instances = declaration.instances
+            server.resource_instances.append((declaration.scope, lambda: call(instances)))
+    elif declaration.kind == "prompt":
+        server.prompt(name=declaration.name, **declaration.options)(function)
+    else:
+        # Protocol methods MCPServer does not cover (e.g. logging/setLevel) go to its low-level
+        # server, as the SDK's own conformance server registers them.
+        scope, label, handler = declaration.scope, declaration.label, declaration.fn
+
+        async def method(ctx, params):
+            require(scope, label)
+            return await call(handler, params)
+
+        server._lowlevel_server.add_request_handler(declaration.name, declaration.params_type, method)
+
+
+def new_server() -> Server:
+    return Server(
+        name=settings.MCP_SERVER_NAME,
+        title=settings.MCP_SERVER_TITLE or None,
+        version=settings.MCP_SERVER_VERSION,
+        instructions=settings.MCP_SERVER_INSTRUCTIONS or None,
         website_url=settings.PUBLIC_URL,
         request_state_security=RequestStateSecurity(keys=request_state_keys()),
         cache_hints={
@@ -118,28 +144,32 @@ def build_server() -> tuple[Server, Capabilities]:
         },
         log_level="WARNING",
     )
-    notes.register(server, capabilities)
-    if settings.MCP_CONFORMANCE_FIXTURES:
-        from . import fixtures
 
-        fixtures.register(server, capabilities)
+
+def build_server(source: Registry | None = None) -> Server:
+    """A fresh MCP server with every declared capability (the SDK's session manager can run only
+    once per instance, so tests build one per application)."""
+    source = source or registry
+    server = new_server()
+    for declaration in source.declarations:
+        add(server, declaration)
+    completions = {
+        (d.kind, d.uri or d.name): d for d in source.declarations if d.complete and d.kind in ("prompt", "resource")
+    }
 
     @server.completion()
     async def complete(ref, argument: CompletionArgument, context: CompletionContext | None) -> Completion:
         if isinstance(ref, PromptReference):
-            key = ("prompt", ref.name)
+            declaration = completions.get(("prompt", ref.name))
         elif isinstance(ref, ResourceTemplateReference):
-            key = ("resource", ref.uri)
+            declaration = completions.get(("resource", ref.uri))
         else:
+            declaration = None
+        caller = identity.peek()
+        suggest = declaration.complete.get(argument.name) if declaration else None
+        if suggest is None or caller is None or not caller.has_scope(declaration.scope):
             return Completion(values=[])
-        provider = capabilities.completions.get(key)
-        values = (await provider(argument, context))[:100] if provider else []
+        values = list(await call(suggest, argument.value or ""))[:100]
         return Completion(values=values, total=len(values), has_more=False)
 
-    return server, capabilities
-
-
-@lru_cache(maxsize=1)
-def capabilities() -> Capabilities:
-    """The capability registry of this process (for metadata documents)."""
-    return build_server()[1]
+    return server

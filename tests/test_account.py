@@ -11,7 +11,7 @@ from django.utils.html import escape
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
 from authserver.models import Client
-from mcpserver.scopes import DESCRIPTIONS
+from common.scopes import registry as declared_scopes
 from tests.support import inprocess
 from tests.support.admin_session import log_in
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 APPS = "/account/apps/"
 PASSWORDS = {"alice": "alice-password-123", "bob": "bob-password-123"}
-WORDS = {scope: escape(words) for scope, words in DESCRIPTIONS.items()}  # as the page writes them
+WORDS = {scope: escape(words) for scope, words in declared_scopes.descriptions().items()}  # as the page writes them
 
 
 def connect(http: HttpClient, user, app: Client, scope: str = "mcp:read") -> dict:

@@ -1,6 +1,6 @@
 """The split deployment's two halves, in process: the authorization server's RFC 7662
 introspection endpoint (authserver/introspection.py), open only to the resource server's own
-confidential client, and the resource server's verifier that calls it (mcpserver/tokens.py),
+confidential client, and the resource server's verifier that calls it (mcpserver/introspection.py),
 with its cache, its verdicts, and its 503 when the authorization server cannot answer.
 """
 
@@ -24,7 +24,8 @@ from starlette.testclient import TestClient as StarletteClient
 
 from authserver import introspection
 from authserver.models import Client
-from mcpserver import tokens
+from mcpserver import introspection as remote_tokens
+from mcpserver import verification
 from tests.support.inprocess import close_database_threads
 
 RS_ID = "notes-rs"
@@ -288,16 +289,16 @@ def remote(settings, transactional_db, monkeypatch) -> FakeAuthorizationServer:
     settings.INTROSPECTION_CLIENT_SECRET = "s3cret&more"
     settings.INTROSPECTION_CACHE_SECONDS = 30
     fake = FakeAuthorizationServer()
-    monkeypatch.setattr(tokens, "introspection_transport", httpx2.MockTransport(fake))
-    monkeypatch.setattr(tokens, "_http", None)
-    tokens.clear_introspection_cache()
+    monkeypatch.setattr(remote_tokens, "transport", httpx2.MockTransport(fake))
+    monkeypatch.setattr(remote_tokens, "_http", None)
+    remote_tokens.clear_introspection_cache()
     yield fake
-    tokens.clear_introspection_cache()
+    remote_tokens.clear_introspection_cache()
     close_database_threads()
 
 
 def verify(token: str):
-    return asyncio.run(tokens.verify_bearer_token(token))
+    return asyncio.run(verification.verify(token))
 
 
 def test_verified_by_introspection_as_a_confidential_client(remote: FakeAuthorizationServer) -> None:
@@ -331,7 +332,7 @@ def test_answers_are_cached_for_the_configured_seconds(settings, remote: FakeAut
     assert len(remote.requests) == 1
     time.sleep(1.1)
     refused = verify("cached-token")
-    assert refused == tokens.Rejection("The access token is unknown, expired or revoked")
+    assert refused == verification.Rejection("The access token is unknown, expired or revoked")
     assert len(remote.requests) == 2
 
 
@@ -340,7 +341,7 @@ def test_the_cache_never_outlives_the_token(remote: FakeAuthorizationServer) -> 
     assert isinstance(verify("short-lived"), SDKAccessToken)
     time.sleep(1.1)
     # The answer was remembered only until the token's expiry, not for the 30 configured seconds.
-    assert verify("short-lived") == tokens.Rejection("The access token has expired")
+    assert verify("short-lived") == verification.Rejection("The access token has expired")
     assert len(remote.requests) == 2
 
 
@@ -349,7 +350,7 @@ def test_concurrent_checks_of_one_token_make_one_call(remote: FakeAuthorizationS
     remote.delay = 0.2
 
     async def both():
-        return await asyncio.gather(tokens.verify_bearer_token("popular"), tokens.verify_bearer_token("popular"))
+        return await asyncio.gather(verification.verify("popular"), verification.verify("popular"))
 
     first, second = asyncio.run(both())
     assert first == second and isinstance(first, SDKAccessToken)
@@ -375,7 +376,7 @@ def test_refusals(remote: FakeAuthorizationServer, claims: dict, reason: str) ->
         remote.claims = claims
     else:
         remote.active(**claims)
-    assert verify("refused-token") == tokens.Rejection(reason)
+    assert verify("refused-token") == verification.Rejection(reason)
 
 
 def test_a_single_audience_string_is_accepted(remote: FakeAuthorizationServer) -> None:
@@ -386,7 +387,7 @@ def test_a_single_audience_string_is_accepted(remote: FakeAuthorizationServer) -
 def test_a_deactivated_local_user_is_refused(remote: FakeAuthorizationServer) -> None:
     get_user_model().objects.create_user("alice", is_active=False)
     remote.active()
-    assert verify("blocked-user") == tokens.Rejection("The access token does not belong to an active user")
+    assert verify("blocked-user") == verification.Rejection("The access token does not belong to an active user")
 
 
 @pytest.mark.parametrize("trouble", ["unreachable", "401", "500", "not json"])
@@ -398,10 +399,10 @@ def test_an_unanswering_authorization_server_means_unavailable(remote: FakeAutho
         remote.claims = None  # json=None: an empty body
     else:
         remote.status = int(trouble)
-    with pytest.raises(tokens.AuthorizationServerUnavailable):
+    with pytest.raises(remote_tokens.AuthorizationServerUnavailable):
         verify("any-token")
     # Nothing was cached: the next request asks again.
-    with pytest.raises(tokens.AuthorizationServerUnavailable):
+    with pytest.raises(remote_tokens.AuthorizationServerUnavailable):
         verify("any-token")
     assert len(remote.requests) == 2
 

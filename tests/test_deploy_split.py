@@ -128,8 +128,8 @@ def test_a_token_from_the_authorization_server_works_at_the_mcp_server(split, ht
 
     # The MCP server keeps its data in its own database, with its own record of the user;
     # the authorization server's database holds no note at all.
-    assert resource.database.execute("SELECT title FROM mcpserver_note") == [("Kept by the MCP server",)]
-    assert auth.database.execute("SELECT COUNT(*) FROM mcpserver_note") == [(0,)]
+    assert resource.database.execute("SELECT title FROM notes_note") == [("Kept by the MCP server",)]
+    assert auth.database.execute("SELECT COUNT(*) FROM notes_note") == [(0,)]
     (password,) = resource.database.execute("SELECT password FROM auth_user WHERE username = %s", (DEMO_USERNAME,))[0]
     assert password.startswith("!")  # unusable: nobody signs in at the MCP server
     # ... and no token table to look in.

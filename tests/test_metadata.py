@@ -52,12 +52,13 @@ def test_protected_resource_metadata_field_by_field(client: Client, path: str) -
     }
 
 
-def test_prm_scopes_come_from_the_mcp_servers_capabilities() -> None:
-    from mcpserver.server import build_server
+def test_prm_scopes_come_from_the_declared_scopes() -> None:
+    from mcpserver.registry import scope_rules
 
-    _server, capabilities = build_server()
-    assert capabilities.tool_scopes == {"create_note": "mcp:write", "delete_note": "mcp:write"}
-    assert capabilities.scopes_supported() == ["mcp:read", "mcp:write"]
+    rules = scope_rules()
+    assert rules.named[("tools/call", "create_note")] == {"mcp:read", "mcp:write"}
+    assert rules.named[("tools/call", "delete_note")] == {"mcp:read", "mcp:write"}
+    assert rules.declared == {"mcp:read", "mcp:write"}
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,8 @@ from django.conf import settings
 from django.utils.html import escape
 
 from authserver.models import Client
+from common.scopes import registry as declared_scopes
 from democlient import flow
-from mcpserver.scopes import DESCRIPTIONS
 from tests.support import inprocess
 from tests.support.admin_session import log_in
 
@@ -154,7 +154,7 @@ def test_the_consent_page_shows_client_trust_return_host_resource_and_scopes_in_
     assert '<span class="badge verified">Verified</span> Registered by the administrator of this server.' in html
     assert 'Sends you back to <code class="redirect-host">127.0.0.1</code>' in html
     assert f'<code class="resource">{inprocess.MCP_URL}</code>' in html
-    for scope, words in DESCRIPTIONS.items():
+    for scope, words in declared_scopes.descriptions().items():
         assert f'<span class="scope-words">{escape(words)}</span> <code class="scope-name">{scope}</code>' in html
     assert '<a href="/account/apps/">Connected apps</a> page' in html
     assert "Allow only if you just asked" not in html  # no warning for a verified client
@@ -171,8 +171,8 @@ def test_the_consent_page_warns_about_an_unverified_client(client) -> None:
     html = client.get(authorize_url(app), HTTP_ACCEPT="text/html").content.decode()
     assert '<span class="badge unverified">Unverified</span> This application registered itself' in html
     assert 'role="note">Allow only if you just asked this application to connect.' in html
-    assert escape(DESCRIPTIONS["mcp:read"]) in html
-    assert escape(DESCRIPTIONS["mcp:write"]) not in html
+    assert escape(declared_scopes.descriptions()["mcp:read"]) in html
+    assert escape(declared_scopes.descriptions()["mcp:write"]) not in html
 
 
 def test_the_consent_page_names_a_url_client_by_its_url(client) -> None:

@@ -20,7 +20,7 @@ from starlette.testclient import TestClient
 
 import config.asgi
 from authserver.models import Client
-from mcpserver import revocations, token_cache, token_lookup, tokens
+from mcpserver import revocations, token_cache, token_lookup, tokens, verification
 from mcpserver.db import DatabaseUnavailable
 from tests.support.inprocess import close_database_threads, make_client
 from tests.support.server import ROOT
@@ -193,7 +193,7 @@ def lookups(settings, transactional_db, monkeypatch) -> list[str]:
 
 
 def verify(token: str = RAW):
-    return asyncio.run(tokens.verify_bearer_token(token))
+    return asyncio.run(verification.verify(token))
 
 
 def test_off_every_call_is_one_lookup(settings, lookups: list) -> None:
@@ -213,7 +213,7 @@ def test_on_an_accepted_token_is_looked_up_once(lookups: list) -> None:
 
 def test_refusals_are_never_cached(lookups: list) -> None:
     for _ in range(2):
-        assert isinstance(verify("an-unknown-token"), tokens.Rejection)
+        assert isinstance(verify("an-unknown-token"), verification.Rejection)
     assert len(lookups) == 2
 
 
@@ -221,7 +221,7 @@ def test_a_revoke_in_this_process_is_effective_at_once(lookups: list) -> None:
     assert isinstance(verify(), SDKAccessToken)
     get_access_token_model().objects.get(token_checksum=tokens.checksum(RAW)).revoke()
     refused = verify()
-    assert isinstance(refused, tokens.Rejection)
+    assert isinstance(refused, verification.Rejection)
     assert refused.reason == "The access token is unknown or revoked"
     assert len(lookups) == 2
 
@@ -239,7 +239,7 @@ def test_a_client_or_user_change_is_effective_at_once(lookups: list, change: str
     else:
         access.user.is_active = False
         access.user.save()
-    assert isinstance(verify(), tokens.Rejection)
+    assert isinstance(verify(), verification.Rejection)
 
 
 def test_a_sign_in_or_a_grant_does_not_empty_the_cache(lookups: list) -> None:
@@ -351,7 +351,7 @@ def test_on_postgresql_the_lookup_is_one_statement_on_the_event_loop(settings, l
     for _ in range(3):
         assert isinstance(verify(), SDKAccessToken)
     assert token_lookup.executed - before == 3
-    assert isinstance(verify("an-unknown-token"), tokens.Rejection)
+    assert isinstance(verify("an-unknown-token"), verification.Rejection)
     assert token_lookup.executed - before == 4
 
 
@@ -367,10 +367,10 @@ def test_a_dropped_connection_is_replaced_at_once(settings, lookups: list) -> No
         connection.close()
 
     async def twice_with_a_kill_between():
-        assert isinstance(await tokens.verify_bearer_token(RAW), SDKAccessToken)
+        assert isinstance(await verification.verify(RAW), SDKAccessToken)
         backend = token_lookup._connection.conn.info.backend_pid
         await asyncio.to_thread(terminate, backend)
-        again = await tokens.verify_bearer_token(RAW)
+        again = await verification.verify(RAW)
         return again, token_lookup._connection.conn.info.backend_pid != backend
 
     again, replaced = asyncio.run(twice_with_a_kill_between())

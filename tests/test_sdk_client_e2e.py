@@ -59,10 +59,11 @@ class HeadlessUser:
         )
 
 
-async def connect_and_use(server: LiveServer, mode: str, client_metadata_url: str | None = None) -> dict:
-    user = HeadlessUser(server)
-    storage = MemoryStorage()
-    provider = OAuthClientProvider(
+def sdk_oauth(
+    server: LiveServer, user: HeadlessUser, storage: MemoryStorage, client_metadata_url: str | None = None
+) -> OAuthClientProvider:
+    """The SDK's own OAuth client, as a public client with a loopback redirect URI."""
+    return OAuthClientProvider(
         server_url=server.mcp_url,
         client_metadata=OAuthClientMetadata(
             client_name="SDK e2e client",
@@ -76,6 +77,12 @@ async def connect_and_use(server: LiveServer, mode: str, client_metadata_url: st
         callback_handler=user.callback_handler,
         client_metadata_url=client_metadata_url,
     )
+
+
+async def connect_and_use(server: LiveServer, mode: str, client_metadata_url: str | None = None) -> dict:
+    user = HeadlessUser(server)
+    storage = MemoryStorage()
+    provider = sdk_oauth(server, user, storage, client_metadata_url)
     try:
         async with (
             httpx2.AsyncClient(auth=provider, timeout=30) as http,

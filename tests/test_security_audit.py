@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from authserver import audit
 from authserver.logging import JsonLineFormatter
+from common import audit
 from democlient import flow
 from tests.support.security import (
     REDIRECT_URI,

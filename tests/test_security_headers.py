@@ -315,6 +315,7 @@ THREATS = [
     "SSRF through URL client ids",
     "Code and refresh replay",
     "DNS rebinding at `/mcp`",
+    "A token reaches beyond its scopes",
 ]
 
 

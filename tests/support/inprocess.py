@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import threading
 from urllib.parse import parse_qs, urlsplit
 
 from django.test import Client as HttpClient
@@ -102,17 +101,7 @@ def exchange(http: HttpClient, app: Client, pkce: flow.Pkce, code: str):
 
 
 def close_database_threads() -> None:
-    """Close the connections of mcpserver.db's threads, so the test database can be dropped."""
-    from django.db import connection
+    """Close the connections of the MCP side's database threads, so the test database can be dropped."""
+    from mcpserver.db import close_thread_connections
 
-    from mcpserver import db as mcp_db
-
-    threads = mcp_db._executor._max_workers
-    barrier = threading.Barrier(threads)
-
-    def close() -> None:
-        barrier.wait(timeout=30)
-        connection.close()
-
-    for done in [mcp_db._executor.submit(close) for _ in range(threads)]:
-        done.result(timeout=60)
+    close_thread_connections()

@@ -31,7 +31,7 @@ OTHER_PASSWORD = "other-password-for-tests"
 
 
 # Overrides that change what the database holds: such servers are set up from scratch.
-SETUP_KEYS = {"DEMO_USERNAME", "DEMO_PASSWORD", "ADMIN_USERNAME", "ADMIN_PASSWORD", "SERVER_ROLE"}
+SETUP_KEYS = {"DEMO_USERNAME", "DEMO_PASSWORD", "ADMIN_USERNAME", "ADMIN_PASSWORD", "SERVER_ROLE", "EXTRA_APPS"}
 _templates: dict[bool, str] = {}
 
 

@@ -1,4 +1,4 @@
-"""What the MCP server serves: each user's own notes."""
+"""Each user's own notes, the example app's data."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ class Note(models.Model):
 
     class Meta:
         ordering = ["-updated", "-id"]
-        indexes = [models.Index(fields=["owner", "-updated"])]
+        indexes = [models.Index(fields=["owner", "-updated"], name="notes_owner_updated")]
 
     def __str__(self) -> str:
         return self.title
