@@ -31,7 +31,7 @@ from oauth2_provider.admin import ApplicationAdmin
 from oauth2_provider.forms import ApplicationForm
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
-from . import audit
+from . import audit, client_keys
 from .models import Client, SelfRegisteredClient
 from .redirects import redirect_uri_advice, split_redirect_uris
 
@@ -55,6 +55,7 @@ class Preset:
     client_type: str
     about: str  # where the redirect URIs come from, shown beside the form
     next_step: str  # what to do with the client id once saved
+    jwks_uri: str = ""  # where the client publishes its keys, for private_key_jwt
 
 
 # Sources: shared/research/mcp-spec.md §4 and anchors.md §2 (items 3, 4, 9) and §4.2.
@@ -105,9 +106,12 @@ PRESETS: tuple[Preset, ...] = (
         ("https://chatgpt.com/connector_platform_oauth_redirect",),
         Client.CLIENT_CONFIDENTIAL,
         "ChatGPT's connector callback. ChatGPT also shows each app its own callback "
-        "(https://chatgpt.com/connector/oauth/…) while you create the app: add that line too.",
-        "In ChatGPT, create an app with this server's /mcp address and enter the client ID and secret "
-        "in its advanced OAuth settings.",
+        "(https://chatgpt.com/connector/oauth/ followed by the app's id) while you create the app: add that line "
+        "too. To have ChatGPT sign its requests with its key instead of a secret, choose private_key_jwt under "
+        "“How it authenticates”: ChatGPT's JWKS URL is filled in.",
+        "In ChatGPT, create an app with this server's /mcp address and enter the client ID (and, unless it "
+        "signs with private_key_jwt, the secret) in its advanced OAuth settings.",
+        jwks_uri="https://chatgpt.com/oauth/jwks.json",  # as ChatGPT's client document names it (clients.md)
     ),
     Preset(
         "mcp-inspector",
@@ -197,6 +201,20 @@ class ClientForm(ApplicationForm):
         if problems:
             raise ValidationError(problems)
         return " ".join(uris)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("token_endpoint_auth_method") != Client.AuthMethod.PRIVATE_KEY_JWT:
+            # Keys are kept only for a client that signs with them (a preset may have filled a URL in).
+            data.update(client_jwks_uri="", client_jwks="", token_endpoint_auth_signing_alg="")
+            return data
+        uri, jwks = data.get("client_jwks_uri"), data.get("client_jwks")
+        if uri and not jwks and "client_jwks_uri" not in self._errors:
+            # Checked now, through the same fetcher the token endpoint uses, so that a typo shows here.
+            problem = client_keys.jwks_uri_check(uri)
+            if problem:
+                self.add_error("client_jwks_uri", problem)
+        return data
 
     def _update_errors(self, errors: ValidationError) -> None:
         # The model's own checks (DOT's Application.clean) run after the form's and would repeat,
@@ -382,6 +400,20 @@ class ClientAdmin(ApplicationAdmin):
                     "description": "Copy the secret before you save: it is stored hashed and cannot be shown again.",
                 },
             ),
+            (
+                "How it authenticates",
+                {
+                    "fields": (
+                        "token_endpoint_auth_method",
+                        "client_jwks_uri",
+                        "client_jwks",
+                        "token_endpoint_auth_signing_alg",
+                    ),
+                    "description": "A client that signs with private_key_jwt (RFC 7523) proves itself with a "
+                    "short-lived JWT signed by its private key instead of a secret; give its public keys as a "
+                    "JWKS URL or paste its JWKS. Such a client is confidential and may use nothing else.",
+                },
+            ),
             ("Status", {"fields": ("is_enabled",)}),
             (
                 "Advanced",
@@ -400,7 +432,7 @@ class ClientAdmin(ApplicationAdmin):
         ]
         if obj is not None:
             fieldsets.insert(
-                3, ("Activity", {"fields": ("registration_source", "created", "updated", "last_used", "live_tokens")})
+                4, ("Activity", {"fields": ("registration_source", "created", "updated", "last_used", "live_tokens")})
             )
         return fieldsets
 
@@ -433,6 +465,7 @@ class ClientAdmin(ApplicationAdmin):
                 name=preset.name,
                 redirect_uris="\n".join(preset.redirect_uris),
                 client_type=preset.client_type,
+                client_jwks_uri=preset.jwks_uri,
             )
         return initial
 
@@ -540,6 +573,9 @@ SELF_REGISTERED_READONLY = (
     "registration_source",
     "redirect_uri_list",
     "client_type",
+    "application_type",
+    "token_endpoint_auth_method",
+    "client_jwks_uri",
     "cimd_expires_at",
     "created",
     "last_used",
@@ -549,7 +585,16 @@ SELF_REGISTERED_FIELDSETS = [
     (
         None,
         {
-            "fields": ("name", "client_id", "registration_source", "redirect_uri_list", "client_type"),
+            "fields": (
+                "name",
+                "client_id",
+                "registration_source",
+                "redirect_uri_list",
+                "client_type",
+                "application_type",
+                "token_endpoint_auth_method",
+                "client_jwks_uri",
+            ),
             "description": "This client registered itself: its name and addresses are what it claims, "
             "unchecked. Approve it only if you expect it.",
         },

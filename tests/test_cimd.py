@@ -37,10 +37,8 @@ def document(**overrides) -> dict:
 
 @pytest.fixture(autouse=True)
 def stub_fetcher(settings):
-    settings.OAUTH2_PROVIDER = {
-        **settings.OAUTH2_PROVIDER,
-        "CIMD_METADATA_FETCHER": "tests.support.cimd_stub.StubFetcher",
-    }
+    # The transport behind the server's CIMD fetcher (authserver/client_documents.py).
+    settings.CLIENT_DOCUMENT_FETCHER = "tests.support.cimd_stub.StubFetcher"
     StubFetcher.documents = {}
     StubFetcher.fetched = []
     yield StubFetcher
