@@ -567,7 +567,8 @@ class ClientAdmin(ApplicationAdmin):
         )
 
 
-SELF_REGISTERED_READONLY = (
+# What a self-registered client claims about itself, shown read-only.
+SELF_REGISTERED_CLAIMS = (
     "name",
     "client_id",
     "registration_source",
@@ -576,25 +577,13 @@ SELF_REGISTERED_READONLY = (
     "application_type",
     "token_endpoint_auth_method",
     "client_jwks_uri",
-    "cimd_expires_at",
-    "created",
-    "last_used",
-    "live_tokens",
 )
+SELF_REGISTERED_READONLY = (*SELF_REGISTERED_CLAIMS, "cimd_expires_at", "created", "last_used", "live_tokens")
 SELF_REGISTERED_FIELDSETS = [
     (
         None,
         {
-            "fields": (
-                "name",
-                "client_id",
-                "registration_source",
-                "redirect_uri_list",
-                "client_type",
-                "application_type",
-                "token_endpoint_auth_method",
-                "client_jwks_uri",
-            ),
+            "fields": SELF_REGISTERED_CLAIMS,
             "description": "This client registered itself: its name and addresses are what it claims, "
             "unchecked. Approve it only if you expect it.",
         },

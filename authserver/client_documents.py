@@ -11,8 +11,8 @@ the fetcher (`CIMD_METADATA_FETCHER`), so `ClientDocumentFetcher` is that fetche
 2. it applies this server's rule: `none`, or `private_key_jwt` with exactly one of `jwks_uri`
    and `jwks` (a valid JWKS); shared-secret methods are refused (the CIMD draft forbids them);
 3. it hands DOT the document with the method DOT accepts, and keeps what the document declared
-   for the client row DOT is about to save (`Client.save` takes it, in the same call), so the
-   row is never saved without it.
+   for the client row DOT is about to save (`Client.save` takes it, in the same call, within the
+   validator's `resolving()` span), so the row is never saved without it.
 
 A refused document is remembered in the shared cache for DOT's failure backoff, so that the
 authorization page and the token endpoint can say why the client is unknown.
@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -110,17 +112,26 @@ def jwks_uri_problem(uri: Any) -> str | None:
 
 
 # --- URL clients (CIMD) ----------------------------------------------------------------------------
-# What the document being resolved declared, for the Client row DOT saves next in the same call.
-_pending: ContextVar[tuple[str, ClientAuthentication] | None] = ContextVar("pending_client_document", default=None)
+# What the documents fetched while the validator resolves a URL client declared, by client id, for
+# the Client row DOT saves next in the same call. Outside `resolving()` there is none.
+_pending: ContextVar[dict[str, ClientAuthentication] | None] = ContextVar("pending_client_documents", default=None)
+
+
+@contextmanager
+def resolving() -> Iterator[None]:
+    """The span in which django-oauth-toolkit may fetch a URL client's document and save its row
+    (the validator's `_load_application`); nothing declared leaks out of it."""
+    token = _pending.set({})
+    try:
+        yield
+    finally:
+        _pending.reset(token)
 
 
 def take_pending(client_id: str) -> ClientAuthentication | None:
-    """What the document of `client_id`, fetched in this call, declared (once; None otherwise)."""
+    """What the document of `client_id`, fetched in this span, declared (once; None otherwise)."""
     pending = _pending.get()
-    if pending is None or pending[0] != client_id:
-        return None
-    _pending.set(None)
-    return pending[1]
+    return pending.pop(client_id, None) if pending is not None else None
 
 
 def _refused_key(client_id: str) -> str:
@@ -149,7 +160,14 @@ class ClientDocumentFetcher:
             authentication = client_authentication(document, default="none", methods=URL_CLIENT_METHODS)
         except MetadataProblem as problem:
             self.refuse(client_id, str(problem))
-        _pending.set((client_id, authentication))
+        pending = _pending.get()
+        if pending is None:
+            # Resolved outside the validator: the row could not be marked, so only what DOT
+            # itself admits (public clients) may pass.
+            if authentication.method != "none":
+                raise CIMDError(f"{authentication.method} documents are resolved only by the token validator")
+        else:
+            pending[client_id] = authentication
         return {**document, "token_endpoint_auth_method": "none"}, max_age
 
     @staticmethod

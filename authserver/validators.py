@@ -30,7 +30,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors
 
 from . import audit, client_auth
-from .client_documents import refusal_of
+from .client_documents import refusal_of, resolving
 from .models import Client, UsedAuthorizationCode
 from .resources import bind_resources, canonical_resource
 from .server_scopes import strip_from_scope_string, without_server_scopes
@@ -91,6 +91,11 @@ def refused(request, rule: str, description: str, client_id: str | None, detail:
 
 
 class MCPOAuth2Validator(OAuth2Validator):
+    def _load_application(self, client_id, request):
+        # DOT may fetch a URL client's document here and save its row (authserver/client_documents.py).
+        with resolving():
+            return super()._load_application(client_id, request)
+
     # --- Client authentication: private_key_jwt (RFC 7523) beside DOT's secrets ----------------
     def client_authentication_required(self, request, *args, **kwargs):
         if assertion_presented(request):

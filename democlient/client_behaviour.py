@@ -75,7 +75,16 @@ def not_same_origin_prefix(finding: Finding) -> bool:
     return not finding.facts.get("same_origin_prefix")
 
 
-SDK_RESOURCE = "the SDKs' check_resource_allowed (mcp.shared.auth_utils); mcp-spec.md §2"
+# The official SDKs (and the clients built on them) accept a resource that is the URL dialled or a
+# same-origin prefix of it.
+SDK_RESOURCE_RULE = Rule(
+    "prm.resource",
+    FAIL,
+    BREAKS,
+    "its SDK accepts only a resource that is the URL or a same-origin prefix of it",
+    "the SDKs' check_resource_allowed (mcp.shared.auth_utils); mcp-spec.md §2",
+    when=not_same_origin_prefix,
+)
 ADDS_OFFLINE_ACCESS = "it adds offline_access to its request whether or not the server lists it"
 NO_HEADER_FALLBACK = "it falls back to the well-known URLs without the header"
 PATH_FIRST = "it probes the path-inserted metadata URL first"
@@ -86,14 +95,7 @@ CLIENTS: tuple[ClientProfile, ...] = (
         "Official Python SDK",
         (
             *core_rules("the SDK"),
-            Rule(
-                "prm.resource",
-                FAIL,
-                BREAKS,
-                "it accepts only a resource that is the URL or a same-origin prefix of it",
-                SDK_RESOURCE,
-                when=not_same_origin_prefix,
-            ),
+            SDK_RESOURCE_RULE,
             Rule(
                 "asm.rfc8414",
                 FAIL,
@@ -119,14 +121,7 @@ CLIENTS: tuple[ClientProfile, ...] = (
         "Official TypeScript SDK",
         (
             *core_rules("the SDK"),
-            Rule(
-                "prm.resource",
-                FAIL,
-                BREAKS,
-                "it accepts only a resource that is the URL or a same-origin prefix of it",
-                SDK_RESOURCE,
-                when=not_same_origin_prefix,
-            ),
+            SDK_RESOURCE_RULE,
             Rule(
                 "prm.path_inserted",
                 FAIL,
@@ -145,14 +140,7 @@ CLIENTS: tuple[ClientProfile, ...] = (
         "MCP Inspector (browser)",
         (
             *core_rules("its TypeScript SDK"),
-            Rule(
-                "prm.resource",
-                FAIL,
-                BREAKS,
-                "its SDK rejects a resource that is not the URL or a prefix of it",
-                SDK_RESOURCE,
-                when=not_same_origin_prefix,
-            ),
+            SDK_RESOURCE_RULE,
             Rule(
                 "prm.path_inserted",
                 FAIL,

@@ -415,16 +415,6 @@ CHATGPT_JWKS = "https://chatgpt.com/oauth/jwks.json"
 PER_APP_CALLBACK = "https://chatgpt.com/connector/oauth/Ab3_x-9Zq"
 
 
-@pytest.fixture
-def stub_fetcher(settings):
-    from tests.support.cimd_stub import StubFetcher
-
-    settings.CLIENT_DOCUMENT_FETCHER = "tests.support.cimd_stub.StubFetcher"
-    StubFetcher.documents, StubFetcher.fetched = {}, []
-    yield StubFetcher
-    StubFetcher.documents = {}
-
-
 def chatgpt_form(**fields) -> dict:
     preset = PRESETS_BY_KEY["chatgpt"]
     return add_form(

@@ -29,21 +29,12 @@ from tests.support.cimd_stub import StubFetcher, served
 from tests.support.inprocess import ISSUER, MCP_URL, consent, query_of, token_request
 from tests.support.signing import ClientKey, assertion_fields
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stub_fetcher")]
 
 CALLBACK = "https://chatgpt.example/connector/oauth/app-1"
 CLIENT_URL = "https://chatgpt.example/oauth/app-1/client.json"
 JWKS_URL = "https://chatgpt.example/oauth/jwks.json"
 TOKEN_URL = ISSUER + "/token"
-
-
-@pytest.fixture(autouse=True)
-def stub_fetcher(settings):
-    settings.CLIENT_DOCUMENT_FETCHER = "tests.support.cimd_stub.StubFetcher"
-    StubFetcher.documents = {}
-    StubFetcher.fetched = []
-    yield StubFetcher
-    StubFetcher.documents = {}
 
 
 @pytest.fixture
@@ -400,32 +391,29 @@ def test_revocation_takes_an_assertion_too(signed_in, key) -> None:
     assert RefreshToken.objects.get(application__client_id=CLIENT_URL).revoked is not None
 
 
-def test_introspection_takes_an_assertion_from_the_resource_servers_client(settings, client, key) -> None:
-    settings.SERVER_ROLE = "authorization"
-    settings.INTROSPECTION_CLIENT_IDS = ["notes-rs"]
-    rs = Client.objects.create(
-        client_id="notes-rs",
-        name="Resource server",
+def signing_client(client_id: str, key: ClientKey) -> Client:
+    """A client an administrator added with a pasted JWKS."""
+    return Client.objects.create(
+        client_id=client_id,
         client_type=Client.CLIENT_CONFIDENTIAL,
         authorization_grant_type=Client.GRANT_AUTHORIZATION_CODE,
         redirect_uris="",
         token_endpoint_auth_method="private_key_jwt",
         client_jwks=json.dumps(key.jwks()),
     )
+
+
+def test_introspection_takes_an_assertion_from_the_resource_servers_client(settings, client, key) -> None:
+    settings.SERVER_ROLE = "authorization"
+    settings.INTROSPECTION_CLIENT_IDS = ["notes-rs"]
+    rs = signing_client("notes-rs", key)
     introspection._verified_credentials.clear()
     good = client.post("/introspect", {"token": "unknown", **assertion_fields(key.assertion(rs.client_id, ISSUER))})
     assert good.status_code == 200 and good.json() == {"active": False}
     stale = key.assertion(rs.client_id, ISSUER, exp=int(time.time()) - 100)
     assert_invalid_client(client.post("/introspect", {"token": "x", **assertion_fields(stale)}), "has expired")
     other = ClientKey("RS256")
-    Client.objects.create(
-        client_id="some-app",
-        client_type=Client.CLIENT_CONFIDENTIAL,
-        authorization_grant_type=Client.GRANT_AUTHORIZATION_CODE,
-        redirect_uris="",
-        token_endpoint_auth_method="private_key_jwt",
-        client_jwks=json.dumps(other.jwks()),
-    )
+    signing_client("some-app", other)
     assert_invalid_client(
         client.post("/introspect", {"token": "x", **assertion_fields(other.assertion("some-app", ISSUER))}),
         "Only the resource server's own client",
@@ -455,3 +443,18 @@ def test_a_self_registered_private_key_jwt_client_signs_its_way_to_tokens(signed
     second = key.assertion(client_id, TOKEN_URL)
     again = refresh(signed_in, response.json()["refresh_token"], second, client_id=client_id)
     assert again.status_code == 200, again.content
+
+
+def test_a_signed_document_resolved_outside_the_validator_is_refused(key) -> None:
+    # Only the validator can mark the row DOT saves as private_key_jwt; anywhere else such a
+    # document would become a public client, so it is refused (a public one passes, as in DOT).
+    from oauth2_provider.cimd import CIMDError
+
+    from authserver.client_documents import ClientDocumentFetcher
+
+    publish(key)
+    with pytest.raises(CIMDError, match="resolved only by the token validator"):
+        ClientDocumentFetcher().fetch(CLIENT_URL)
+    StubFetcher.documents[CLIENT_URL] = document(token_endpoint_auth_method="none", jwks_uri=None)
+    fetched, _max_age = ClientDocumentFetcher().fetch(CLIENT_URL)
+    assert fetched["token_endpoint_auth_method"] == "none"
