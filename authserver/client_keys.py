@@ -202,13 +202,19 @@ def key_for(client, kid: str | None, algorithm: str) -> PyJWK:
         return key
     # An unknown key id: the client may have rotated its keys. Refetch once, and not more often
     # than the floor, so that made-up key ids cannot turn this server into a request cannon.
-    if fetched_now or not cache.add(_cache_key("refetched", uri), True, settings.CLIENT_JWKS_REFETCH_SECONDS):
+    if fetched_now or not refetch_allowed(uri):
         raise KeyProblem("kid", unknown_key_description(kid, algorithm, f"JWKS at {uri}"))
     logger.info("refetching the JWKS at %s for an unknown key id", uri)
     key = select_key(fetch_keys(uri), kid, algorithm)
     if key is None:
         raise KeyProblem("kid", unknown_key_description(kid, algorithm, f"JWKS at {uri} (fetched again)"))
     return key
+
+
+def refetch_allowed(url: str) -> bool:
+    """Whether a document may be fetched again now for an unknown key id (once per floor, shared
+    by every worker and replica)."""
+    return cache.add(_cache_key("refetched", url), True, settings.CLIENT_JWKS_REFETCH_SECONDS)
 
 
 def unknown_key_description(kid: str | None, algorithm: str, where: str) -> str:

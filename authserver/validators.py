@@ -25,11 +25,12 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
+from oauth2_provider import cimd
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors
 
-from . import audit, client_auth
+from . import audit, client_auth, client_keys
 from .client_documents import refusal_of, resolving
 from .models import Client, UsedAuthorizationCode
 from .resources import bind_resources, canonical_resource
@@ -146,12 +147,32 @@ class MCPOAuth2Validator(OAuth2Validator):
         if not client.uses_private_key_jwt:
             raise refused(request, "method", "This client is not registered for private_key_jwt", client_id)
         try:
-            client_auth.verify(assertion, client)
+            try:
+                client_auth.verify(assertion, client)
+            except client_auth.AssertionRefused as refusal:
+                rotated = self._document_with_new_keys(client, request) if refusal.rule == "kid" else None
+                if rotated is None:
+                    raise
+                client = rotated
+                client_auth.verify(assertion, client)
         except client_auth.AssertionRefused as refusal:
             raise refused(request, refusal.rule, refusal.description, client_id, refusal.detail) from refusal
         request.client = client
         request.client_id = client.client_id
         return True
+
+    def _document_with_new_keys(self, client, request):
+        """A URL client with its keys inline in its document, fetched again because an assertion
+        names a key it lacks (key rotation; once per CLIENT_JWKS_REFETCH_SECONDS). None when
+        there is nothing to refetch, it is too soon, or the fetch failed."""
+        if client.registration_source != Client.RegistrationSource.CIMD or not client.client_jwks:
+            return None
+        if not client_keys.refetch_allowed(client.client_id):
+            return None
+        client.cimd_expires_at = timezone.now() - timedelta(seconds=1)
+        with resolving():
+            refreshed = cimd.refresh_if_stale(client, request)
+        return refreshed if refreshed is not client and refreshed.uses_private_key_jwt else None
 
     # --- The authorization server's own scopes (offline_access): accepted, then dropped ----------
     def validate_scopes(self, client_id, scopes, client, request, *args, **kwargs):

@@ -458,3 +458,19 @@ def test_a_signed_document_resolved_outside_the_validator_is_refused(key) -> Non
     StubFetcher.documents[CLIENT_URL] = document(token_endpoint_auth_method="none", jwks_uri=None)
     fetched, _max_age = ClientDocumentFetcher().fetch(CLIENT_URL)
     assert fetched["token_endpoint_auth_method"] == "none"
+
+
+def test_an_inline_jwks_rotates_by_fetching_the_document_again(signed_in) -> None:
+    key, rotated = ClientKey("ES256"), ClientKey("ES256")
+    StubFetcher.documents[CLIENT_URL] = document(jwks_uri=None, jwks=key.jwks())
+    request, code = authorize(signed_in)
+    issued = exchange(signed_in, request, code, key.assertion(CLIENT_URL, ISSUER))
+    assert issued.status_code == 200
+    StubFetcher.documents[CLIENT_URL] = document(jwks_uri=None, jwks=rotated.jwks())  # the client rotates
+    again = refresh(signed_in, issued.json()["refresh_token"], rotated.assertion(CLIENT_URL, ISSUER))
+    assert again.status_code == 200, again.content
+    assert StubFetcher.fetched == [CLIENT_URL, CLIENT_URL]  # the document, fetched again once
+    assert json.loads(Client.objects.get(client_id=CLIENT_URL).client_jwks) == rotated.jwks()
+    stranger = ClientKey("ES256").assertion(CLIENT_URL, ISSUER)
+    assert_invalid_client(refresh(signed_in, again.json()["refresh_token"], stranger), "No ES256 key with kid")
+    assert StubFetcher.fetched == [CLIENT_URL, CLIENT_URL]  # not again within the floor
