@@ -15,6 +15,7 @@ from django.db import models
 from django.utils import timezone
 from oauth2_provider.models import AbstractApplication
 
+from .client_documents import jwks_problem, jwks_uri_problem, take_pending
 from .client_keys import KEY_TYPES
 
 
@@ -101,9 +102,6 @@ class Client(AbstractApplication):
         if self.registration_source == self.RegistrationSource.CIMD:
             # django-oauth-toolkit saves a URL client from its document right after fetching it;
             # what the document declared about authentication comes along (client_documents.py).
-            # Imported here: that module imports DOT's CIMD module, which needs the app registry.
-            from .client_documents import take_pending
-
             declared = take_pending(self.client_id)
             if declared is not None:
                 declared.apply_to(self)
@@ -118,8 +116,6 @@ class Client(AbstractApplication):
         except ValidationError as exc:
             errors = exc.update_error_dict(errors)
         if self.uses_private_key_jwt:
-            from .client_documents import jwks_problem, jwks_uri_problem
-
             if bool(self.client_jwks_uri) == bool(self.client_jwks):
                 errors.setdefault("client_jwks_uri", []).append(
                     "A private_key_jwt client needs its public keys: a JWKS URL or a pasted JWKS, one of them."

@@ -147,19 +147,24 @@ class MCPOAuth2Validator(OAuth2Validator):
         if not client.uses_private_key_jwt:
             raise refused(request, "method", "This client is not registered for private_key_jwt", client_id)
         try:
-            try:
-                client_auth.verify(assertion, client)
-            except client_auth.AssertionRefused as refusal:
-                rotated = self._document_with_new_keys(client, request) if refusal.rule == "kid" else None
-                if rotated is None:
-                    raise
-                client = rotated
-                client_auth.verify(assertion, client)
+            client = self._verified(assertion, client, request)
         except client_auth.AssertionRefused as refusal:
             raise refused(request, refusal.rule, refusal.description, client_id, refusal.detail) from refusal
         request.client = client
         request.client_id = client.client_id
         return True
+
+    def _verified(self, assertion: str, client, request):
+        """The client, once its assertion verifies (with its keys fetched again if need be)."""
+        try:
+            client_auth.verify(assertion, client)
+        except client_auth.AssertionRefused as refusal:
+            rotated = self._document_with_new_keys(client, request) if refusal.rule == "kid" else None
+            if rotated is None:
+                raise
+            client_auth.verify(assertion, rotated)
+            return rotated
+        return client
 
     def _document_with_new_keys(self, client, request):
         """A URL client with its keys inline in its document, fetched again because an assertion
