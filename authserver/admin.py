@@ -32,6 +32,7 @@ from oauth2_provider.models import get_access_token_model, get_grant_model, get_
 
 from common import audit
 
+from . import client_keys
 from .models import Client, SelfRegisteredClient
 from .presets import PRESETS, PRESETS_BY_KEY, Preset
 from .redirects import redirect_uri_advice, split_redirect_uris
@@ -122,6 +123,20 @@ class ClientForm(ApplicationForm):
         if problems:
             raise ValidationError(problems)
         return " ".join(uris)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("token_endpoint_auth_method") != Client.AuthMethod.PRIVATE_KEY_JWT:
+            # Keys are kept only for a client that signs with them (a preset may have filled a URL in).
+            data.update(client_jwks_uri="", client_jwks="", token_endpoint_auth_signing_alg="")
+            return data
+        uri, jwks = data.get("client_jwks_uri"), data.get("client_jwks")
+        if uri and not jwks and "client_jwks_uri" not in self._errors:
+            # Checked now, through the same fetcher the token endpoint uses, so that a typo shows here.
+            problem = client_keys.jwks_uri_check(uri)
+            if problem:
+                self.add_error("client_jwks_uri", problem)
+        return data
 
     def _update_errors(self, errors: ValidationError) -> None:
         # The model's own checks (DOT's Application.clean) run after the form's and would repeat,
@@ -307,6 +322,20 @@ class ClientAdmin(ApplicationAdmin):
                     "description": "Copy the secret before you save: it is stored hashed and cannot be shown again.",
                 },
             ),
+            (
+                "How it authenticates",
+                {
+                    "fields": (
+                        "token_endpoint_auth_method",
+                        "client_jwks_uri",
+                        "client_jwks",
+                        "token_endpoint_auth_signing_alg",
+                    ),
+                    "description": "A client that signs with private_key_jwt (RFC 7523) proves itself with a "
+                    "short-lived JWT signed by its private key instead of a secret; give its public keys as a "
+                    "JWKS URL or paste its JWKS. Such a client is confidential and may use nothing else.",
+                },
+            ),
             ("Status", {"fields": ("is_enabled",)}),
             (
                 "Advanced",
@@ -325,7 +354,7 @@ class ClientAdmin(ApplicationAdmin):
         ]
         if obj is not None:
             fieldsets.insert(
-                3, ("Activity", {"fields": ("registration_source", "created", "updated", "last_used", "live_tokens")})
+                4, ("Activity", {"fields": ("registration_source", "created", "updated", "last_used", "live_tokens")})
             )
         return fieldsets
 
@@ -358,6 +387,7 @@ class ClientAdmin(ApplicationAdmin):
                 name=preset.name,
                 redirect_uris="\n".join(preset.redirect_uris),
                 client_type=preset.client_type,
+                client_jwks_uri=preset.jwks_uri,
             )
         return initial
 
@@ -459,22 +489,23 @@ class ClientAdmin(ApplicationAdmin):
         )
 
 
-SELF_REGISTERED_READONLY = (
+# What a self-registered client claims about itself, shown read-only.
+SELF_REGISTERED_CLAIMS = (
     "name",
     "client_id",
     "registration_source",
     "redirect_uri_list",
     "client_type",
-    "cimd_expires_at",
-    "created",
-    "last_used",
-    "live_tokens",
+    "application_type",
+    "token_endpoint_auth_method",
+    "client_jwks_uri",
 )
+SELF_REGISTERED_READONLY = (*SELF_REGISTERED_CLAIMS, "cimd_expires_at", "created", "last_used", "live_tokens")
 SELF_REGISTERED_FIELDSETS = [
     (
         None,
         {
-            "fields": ("name", "client_id", "registration_source", "redirect_uri_list", "client_type"),
+            "fields": SELF_REGISTERED_CLAIMS,
             "description": "This client registered itself: its name and addresses are what it claims, "
             "unchecked. Approve it only if you expect it.",
         },

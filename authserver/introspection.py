@@ -4,9 +4,11 @@ server (SERVER_ROLE=authorization; see docker-compose.split.yml).
 Written here instead of mounting django-oauth-toolkit's IntrospectTokenView, which lets *any*
 authenticated client (an anonymous self-registration is enough) or any bearer token with the
 `introspection` scope read *any* token's user (research/dot.md §4). Here only the confidential
-clients named in settings.INTROSPECTION_CLIENT_IDS, authenticated with their secret, may ask,
-and a token is active only under the rule the resource server applies too (common/tokens.py):
-live, bound to the served MCP resource, its client usable, its user active.
+clients named in settings.INTROSPECTION_CLIENT_IDS, authenticated with their secret or with a
+signed assertion (RFC 7523 private_key_jwt, the same rules as at /token: authserver/client_auth.py),
+may ask,
+and a token is active only under the same rules the co-located resource server applies
+(common/tokens.py): live, bound to the served MCP resource, its client usable, its user active.
 The endpoint is absent (404) unless introspection clients are configured.
 """
 
@@ -29,6 +31,7 @@ from oauth2_provider.models import get_access_token_model
 from common import audit
 from common.tokens import TokenFacts, refusal
 
+from . import client_auth
 from .middleware import json_error
 from .models import Client
 
@@ -91,6 +94,28 @@ def authenticated_client(request: HttpRequest) -> Client | None:
     return client if secret_matches(client, credentials[1]) else None
 
 
+def assertion_client(request: HttpRequest) -> Client:
+    """The allowed introspection client that authenticated with a signed assertion, or
+    client_auth.AssertionRefused saying which rule failed."""
+    assertion = request.POST.get("client_assertion")
+    client_id = client_auth.asserted_client_id(
+        request.POST.get("client_assertion_type"), assertion, request.POST.get("client_id")
+    )
+    if client_id not in settings.INTROSPECTION_CLIENT_IDS:
+        raise client_auth.AssertionRefused("client", "Only the resource server's own client may introspect")
+    client = Client.objects.filter(client_id=client_id).first()
+    if client is None or not client.uses_private_key_jwt or not client.is_usable(request):
+        raise client_auth.AssertionRefused("method", "This client is not registered for private_key_jwt")
+    client_auth.verify(assertion, client)
+    return client
+
+
+def refusal(description: str) -> JsonResponse:
+    response = JsonResponse({"error": "invalid_client", "error_description": description}, status=401)
+    response["WWW-Authenticate"] = 'Basic realm="introspection"'
+    return no_store(response)
+
+
 def token_claims(token_value: str) -> dict:
     """The RFC 7662 answer for an access token value."""
     if not token_value or len(token_value) > MAX_TOKEN_LENGTH:
@@ -140,15 +165,21 @@ def introspect(request: HttpRequest) -> JsonResponse:
         )
         response["Allow"] = "POST"
         return response
-    client = authenticated_client(request)
-    if client is None:
+    if "client_assertion" in request.POST or "client_assertion_type" in request.POST:
+        try:
+            assertion_client(request)
+        except client_auth.AssertionRefused as refused:
+            audit.event(
+                "client_authentication_failed",
+                client_id=request.POST.get("client_id"),
+                rule=refused.rule,
+                reason=refused.detail or refused.description,
+                ip=request.META.get("REMOTE_ADDR"),
+            )
+            return refusal(refused.description)
+    elif authenticated_client(request) is None:
         audit.event("introspection_refused", ip=request.META.get("REMOTE_ADDR"), reason="client not authenticated")
-        response = JsonResponse(
-            {"error": "invalid_client", "error_description": "Only the resource server's own client may introspect"},
-            status=401,
-        )
-        response["WWW-Authenticate"] = 'Basic realm="introspection"'
-        return no_store(response)
+        return refusal("Only the resource server's own client may introspect")
     token_value = request.POST.get("token")
     if not token_value:
         return no_store(

@@ -43,6 +43,7 @@ class Preset:
     documentation: str = ""  # the client's own documentation the steps follow
     # Connects from its vendor's cloud, not from the user's computer: the MCP URL must be public https.
     hosted: bool = False
+    jwks_uri: str = ""  # where the client publishes its keys, for private_key_jwt
 
     @property
     def is_admin_preset(self) -> bool:
@@ -212,9 +213,11 @@ PRESETS_AND_GUIDES: tuple[Preset, ...] = (
         ("https://chatgpt.com/connector_platform_oauth_redirect",),
         Client.CLIENT_CONFIDENTIAL,
         "ChatGPT's connector callback. ChatGPT also shows each app its own callback "
-        "(https://chatgpt.com/connector/oauth/…) while you create the app: add that line too.",
-        "In ChatGPT, create an app with this server's /mcp address and enter the client ID and secret "
-        "in its advanced OAuth settings.",
+        "(https://chatgpt.com/connector/oauth/ followed by the app's id) while you create the app: add that line "
+        "too. To have ChatGPT sign its requests with its key instead of a secret, choose private_key_jwt under "
+        "“How it authenticates”: ChatGPT's JWKS URL is filled in.",
+        "In ChatGPT, create an app with this server's /mcp address and enter the client ID (and, unless it "
+        "signs with private_key_jwt, the secret) in its advanced OAuth settings.",
         steps=(
             "Turn on developer mode: **Settings › Apps › Advanced settings › Developer mode** (on Business, "
             "Enterprise and Edu plans a workspace admin enables it in the workspace settings).",
@@ -225,6 +228,7 @@ PRESETS_AND_GUIDES: tuple[Preset, ...] = (
         ),
         documentation="https://help.openai.com/en/articles/12584461",
         hosted=True,
+        jwks_uri="https://chatgpt.com/oauth/jwks.json",  # as ChatGPT's client document names it (clients.md)
     ),
     Preset(
         "mcp-inspector",

@@ -28,6 +28,10 @@ RULE_REASONS: dict[str, str] = {
     "fragment": "Authorization codes are sent in the query; a #fragment would never match (RFC 6749 §3.1.2).",
     "userinfo": "Credentials in an address can disguise where users are really sent.",
     "wildcard": "Every redirect URI must be registered exactly, so that codes cannot be sent anywhere else.",
+    "placeholder": (
+        "Put in the value the application shows you, such as the id in ChatGPT's per-app callback "
+        "https://chatgpt.com/connector/oauth/<id>."
+    ),
     "no-host": "An https redirect URI needs the host name of the application's web server.",
     "http-remote": (
         "Plain http would expose the authorization code on the network; only an application running on "
@@ -60,6 +64,8 @@ def _check(uri: str) -> tuple[str, str] | None:
         return "userinfo", f"redirect URI {uri!r} must not contain user information"
     if "*" in uri:
         return "wildcard", f"redirect URI {uri!r} must not contain a wildcard"
+    if any(mark in uri for mark in ("<", ">", "{", "}", "…")):
+        return "placeholder", f"redirect URI {uri!r} still holds a placeholder"
     if scheme == "https":
         return None if parts.hostname else ("no-host", f"redirect URI {uri!r} has no host")
     if scheme == "http":
@@ -93,3 +99,35 @@ def redirect_uri_advice(uri: str) -> str | None:
 def split_redirect_uris(text: str) -> list[str]:
     """The URIs of a list typed one per line (or separated by spaces, as DOT stores them)."""
     return list(dict.fromkeys((text or "").split()))
+
+
+def application_type_problem(application_type: object, redirect_uris: list[str]) -> str | None:
+    """Why a registration's `application_type` disagrees with its redirect URIs (OpenID Connect
+    Registration §2, MCP SEP-837); None when it agrees or is not given.
+
+    web: a web server, answered over https on a real host, never on loopback or an app scheme.
+    native: an app on the user's device, answered on the device: at least one loopback http or
+    private-use scheme redirect URI. An https one beside it is allowed (RFC 8252 §7.2 claimed
+    https URIs): VS Code registers as native with http://127.0.0.1:33418/ and https://vscode.dev/redirect.
+    """
+    if application_type is None:
+        return None
+    if application_type not in ("native", "web"):
+        return 'application_type must be "native" or "web"'
+    on_device = []
+    for uri in redirect_uris:
+        parts = urlsplit(uri)
+        scheme = parts.scheme.lower()
+        loopback = parts.hostname in LOOPBACK_HOSTS
+        on_device.append((scheme == "http" and loopback) or scheme not in ("http", "https"))
+        if application_type == "web" and (scheme != "https" or loopback):
+            return (
+                f'application_type "web" allows only https redirect URIs on a real host, not {uri}: '
+                'register as "native" an app that runs on the user\'s device'
+            )
+    if application_type == "native" and not any(on_device):
+        return (
+            'application_type "native" needs a redirect URI on the device: loopback (http://127.0.0.1:<port>/…) '
+            'or a private-use scheme; an application answered only over https registers as "web"'
+        )
+    return None

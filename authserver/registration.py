@@ -1,7 +1,15 @@
 """Open dynamic client registration (RFC 7591/7592) on django-oauth-toolkit's views, with the
 policy an MCP authorization server needs on top: a per-IP throttle shared by all workers, the
 redirect URI rules of `authserver.redirects`, tolerance for the extra grant types real MCP
-clients ask for, and the response fields DOT 3.4 leaves out.
+clients ask for, the response fields DOT 3.4 leaves out, and what DOT 3.4 does not register:
+
+- `token_endpoint_auth_method: private_key_jwt` with `jwks_uri` or `jwks` (RFC 7523). DOT is
+  handed a confidential registration (it then stores an unusable random secret, never shown), and
+  the client row gets its keys in the same transaction; such a client may authenticate only with
+  a signed assertion (authserver/validators.py).
+- `application_type` (`native` / `web`, OpenID Connect Registration, MCP SEP-837), stored and
+  checked against the redirect URIs;
+- `offline_access` in `scope` (authserver/server_scopes.py).
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ import time
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from oauth2_provider.scopes import get_scopes_backend
 from oauth2_provider.views import DynamicClientRegistrationManagementView, DynamicClientRegistrationView
@@ -18,9 +27,12 @@ from oauth2_provider.views import DynamicClientRegistrationManagementView, Dynam
 from common import audit
 
 from . import throttling
-from .redirects import redirect_uri_problem
+from .client_documents import PRIVATE_KEY_JWT, MetadataProblem, client_authentication
+from .models import Client
+from .redirects import application_type_problem, redirect_uri_problem
+from .server_scopes import server_scopes
 
-AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")
+AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post", PRIVATE_KEY_JWT)
 
 
 class OpenRegistrationPermission:
@@ -74,12 +86,15 @@ def normalise_metadata(body: bytes) -> dict[str, Any]:
     if not isinstance(response_types, list) or "code" not in response_types:
         raise MetadataError("invalid_client_metadata", 'response_types must include "code"')
 
-    auth_method = data.get("token_endpoint_auth_method", "client_secret_basic")
-    if auth_method not in AUTH_METHODS:
-        raise MetadataError(
-            "invalid_client_metadata",
-            f"token_endpoint_auth_method must be one of {', '.join(AUTH_METHODS)}",
-        )
+    try:
+        authentication = client_authentication(data, default="client_secret_basic", methods=AUTH_METHODS)
+    except MetadataProblem as problem:
+        raise MetadataError("invalid_client_metadata", str(problem)) from problem
+
+    application_type = data.get("application_type")
+    problem = application_type_problem(application_type, redirect_uris)
+    if problem:
+        raise MetadataError("invalid_client_metadata", problem)
 
     client_name = data.get("client_name", "")
     if not isinstance(client_name, str) or len(client_name) > 255:
@@ -89,7 +104,7 @@ def normalise_metadata(body: bytes) -> dict[str, Any]:
     if scope is not None:
         if not isinstance(scope, str):
             raise MetadataError("invalid_client_metadata", "scope must be a space-separated string")
-        unknown = sorted(set(scope.split()) - set(get_scopes_backend().get_all_scopes()))
+        unknown = sorted(set(scope.split()) - set(get_scopes_backend().get_all_scopes()) - set(server_scopes()))
         if unknown:
             raise MetadataError("invalid_client_metadata", f"Unknown scope(s): {' '.join(unknown)}")
 
@@ -97,17 +112,55 @@ def normalise_metadata(body: bytes) -> dict[str, Any]:
         "redirect_uris": redirect_uris,
         "grant_types": ["authorization_code", "refresh_token"],
         "response_types": ["code"],
-        "token_endpoint_auth_method": auth_method,
+        "token_endpoint_auth_method": authentication.method,
         "client_name": client_name,
     }
     if scope:
         normalised["scope"] = scope
+    if application_type:
+        normalised["application_type"] = application_type
+    if authentication.method == PRIVATE_KEY_JWT:
+        if authentication.jwks_uri:
+            normalised["jwks_uri"] = authentication.jwks_uri
+        else:
+            normalised["jwks"] = json.loads(authentication.jwks)
+        if authentication.signing_alg:
+            normalised["token_endpoint_auth_signing_alg"] = authentication.signing_alg
     return normalised
 
 
 def _with_normalised_body(request: HttpRequest, metadata: dict[str, Any]) -> None:
-    # DOT's view parses `request.body` itself; hand it the normalised document instead.
-    request._body = json.dumps(metadata).encode()
+    # DOT's view parses `request.body` itself; hand it the normalised document instead, with a
+    # secret method in place of private_key_jwt, which DOT 3.4 does not know (the row is
+    # corrected by `_store_extra_metadata` in the same transaction).
+    dot_method = metadata["token_endpoint_auth_method"]
+    if dot_method == PRIVATE_KEY_JWT:
+        dot_method = "client_secret_basic"
+    request._body = json.dumps({**metadata, "token_endpoint_auth_method": dot_method}).encode()
+
+
+def _store_extra_metadata(client_id: str, metadata: dict[str, Any]) -> None:
+    """Store what DOT 3.4's registration does not: how the client authenticates, its keys, its type."""
+    client = Client.objects.select_for_update().get(client_id=client_id)
+    client_authentication(metadata, default="client_secret_basic", methods=AUTH_METHODS).apply_to(client)
+    client.application_type = metadata.get("application_type", "")
+    client.save()
+
+
+def _registered_metadata(client: Client) -> dict[str, Any]:
+    """The metadata fields of a registration that DOT 3.4 does not report itself."""
+    data: dict[str, Any] = {}
+    if client.token_endpoint_auth_method:
+        data["token_endpoint_auth_method"] = client.token_endpoint_auth_method
+    if client.client_jwks_uri:
+        data["jwks_uri"] = client.client_jwks_uri
+    if client.client_jwks:
+        data["jwks"] = json.loads(client.client_jwks)
+    if client.token_endpoint_auth_signing_alg:
+        data["token_endpoint_auth_signing_alg"] = client.token_endpoint_auth_signing_alg
+    if client.application_type:
+        data["application_type"] = client.application_type
+    return data
 
 
 def _complete_response(response: HttpResponse, metadata: dict[str, Any], issued_at: int | None) -> HttpResponse:
@@ -115,7 +168,11 @@ def _complete_response(response: HttpResponse, metadata: dict[str, Any], issued_
     if response.status_code not in (200, 201):
         return response
     data = json.loads(response.content)
-    data["token_endpoint_auth_method"] = metadata["token_endpoint_auth_method"]
+    client = Client.objects.get(client_id=data["client_id"])
+    data.update(_registered_metadata(client))
+    if client.uses_private_key_jwt:
+        # The secret DOT generated is never usable by this client (it must sign assertions).
+        data.pop("client_secret", None)
     data["grant_types"] = metadata["grant_types"]
     data["response_types"] = metadata["response_types"]
     if metadata.get("scope"):
@@ -142,7 +199,10 @@ class RegistrationView(DynamicClientRegistrationView):
         except MetadataError as error:
             return error.response()
         _with_normalised_body(request, metadata)
-        response = super().post(request, *args, **kwargs)
+        with transaction.atomic():
+            response = super().post(request, *args, **kwargs)
+            if response.status_code == 201:
+                _store_extra_metadata(json.loads(response.content)["client_id"], metadata)
         completed = _complete_response(response, metadata, issued_at=int(time.time()))
         if completed.status_code == 201:
             audit.event(
@@ -160,6 +220,7 @@ class RegistrationManagementView(DynamicClientRegistrationManagementView):
         if response.status_code != 200:
             return response
         data = json.loads(response.content)
+        data.update(_registered_metadata(Client.objects.get(client_id=client_id)))
         data["registration_client_uri"] = f"{settings.PUBLIC_URL}/register/{client_id}"
         completed = JsonResponse(data)
         completed["Cache-Control"] = "no-store"
@@ -173,5 +234,8 @@ class RegistrationManagementView(DynamicClientRegistrationManagementView):
             denied = self._authenticate_registration_request(request, client_id)
             return denied if isinstance(denied, HttpResponse) else error.response()
         _with_normalised_body(request, metadata)
-        response = super().put(request, client_id, *args, **kwargs)
+        with transaction.atomic():
+            response = super().put(request, client_id, *args, **kwargs)
+            if response.status_code == 200:
+                _store_extra_metadata(client_id, metadata)
         return _complete_response(response, metadata, issued_at=None)

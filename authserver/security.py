@@ -5,7 +5,8 @@
   carry credentials (sign-in, consent, token, registration).
 - `RequestLimitsMiddleware`: oversized bodies and header sections, JSON nested too deep and NUL
   characters are refused before anything parses or stores them (413/431/400); a library's
-  `SuspiciousOperation`, or a value the database cannot store, is a 400, never a 500.
+  `SuspiciousOperation`, a body Django cannot parse (malformed multipart, a charset that does
+  not decode it), or a value the database cannot store, is a 400, never a 500.
 - `DatabaseOutageMiddleware`: while the database is unreachable, requests get a 503 with
   `Retry-After` (JSON on the machine-facing paths, a page for people) instead of a 500; the
   connection is dropped, so the first request after the database is back succeeds.
@@ -26,6 +27,7 @@ from django.core.signals import got_request_exception
 from django.db import DataError, InterfaceError, OperationalError, connections
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.template.loader import render_to_string
 
 from common.limits import header_problem
@@ -169,6 +171,10 @@ class RequestLimitsMiddleware:
             return error_answer(request, 413, "Request too large", "The request body is too large")
         if isinstance(exception, SuspiciousOperation):
             return error_answer(request, 400, "Bad request", "The server could not understand this request")
+        if isinstance(exception, MultiPartParserError | UnicodeDecodeError):
+            # Raised when a view first reads request.POST: a multipart body without a usable
+            # boundary, or bytes its declared charset cannot decode.
+            return error_answer(request, 400, "Bad request", "The request body could not be parsed as declared")
         if isinstance(exception, DataError):
             # A value the database cannot store (too long for its column, say): the client's data.
             logger.warning("data refused by the database on %s: %s", request.path, exception)

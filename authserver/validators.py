@@ -6,6 +6,10 @@ an MCP authorization server needs and DOT 3.4 does not do by itself:
 - a replayed code revokes what its first redemption issued (RFC 6749 §4.1.2);
 - a refresh token replayed just after a concurrent rotation is refused without revoking the
   family, a later replay revokes it (RFC 9700 §4.14.2);
+- clients authenticate with a signed JWT (RFC 7523 private_key_jwt, `authserver.client_auth`)
+  at the token and revocation endpoints, and a client registered for it may use nothing else;
+- the authorization server's own scopes (`offline_access`) are accepted and dropped
+  (`authserver.server_scopes`);
 - security events go to the audit log.
 
 The token view runs in a transaction (see `authserver.views.TokenView`), which the row locks
@@ -21,14 +25,18 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
+from oauth2_provider import cimd
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors
 
 from common import audit
 
+from . import client_auth, client_keys
+from .client_documents import refusal_of, resolving
 from .models import Client, UsedAuthorizationCode
 from .resources import bind_resources, canonical_resource
+from .server_scopes import strip_from_scope_string, without_server_scopes
 
 
 def checksum(value: str) -> str:
@@ -74,7 +82,119 @@ def note_client_use(client) -> None:
     _last_noted[client.client_id] = now
 
 
+def assertion_presented(request) -> bool:
+    """Whether the request carries RFC 7523 client assertion parameters (either of them)."""
+    return bool(getattr(request, "client_assertion", None) or getattr(request, "client_assertion_type", None))
+
+
+def refused(request, rule: str, description: str, client_id: str | None, detail: str = "") -> errors.InvalidClientError:
+    """The invalid_client error (401) for a failed client authentication, with its audit line."""
+    audit.event("client_authentication_failed", client_id=client_id, rule=rule, reason=detail or description)
+    return errors.InvalidClientError(description=description, request=request)
+
+
 class MCPOAuth2Validator(OAuth2Validator):
+    def _load_application(self, client_id, request):
+        # DOT may fetch a URL client's document here and save its row (authserver/client_documents.py).
+        with resolving():
+            return super()._load_application(client_id, request)
+
+    # --- Client authentication: private_key_jwt (RFC 7523) beside DOT's secrets ----------------
+    def client_authentication_required(self, request, *args, **kwargs):
+        if assertion_presented(request):
+            return True
+        client_id = getattr(request, "client_id", None)
+        if client_id and self._load_application(client_id, request) is not None and request.client.uses_private_key_jwt:
+            return True
+        return super().client_authentication_required(request, *args, **kwargs)
+
+    def authenticate_client(self, request, *args, **kwargs):
+        if assertion_presented(request):
+            return self._authenticate_with_assertion(request)
+        client_id = getattr(request, "client_id", None)
+        client = self._load_application(client_id, request) if client_id else None
+        if client is not None and client.uses_private_key_jwt:
+            raise refused(
+                request,
+                "method",
+                "This client authenticates with private_key_jwt: send client_assertion_type="
+                f"{client_auth.ASSERTION_TYPE} and a client_assertion signed with its key",
+                client_id,
+            )
+        if client is None and (refusal := refusal_of(client_id)):
+            raise refused(request, "document", refusal, client_id)
+        return super().authenticate_client(request, *args, **kwargs)
+
+    def authenticate_client_id(self, client_id, request, *args, **kwargs):
+        if self._load_application(client_id, request) is None and (refusal := refusal_of(client_id)):
+            raise refused(request, "document", refusal, client_id)
+        return super().authenticate_client_id(client_id, request, *args, **kwargs)
+
+    def _authenticate_with_assertion(self, request) -> bool:
+        assertion_type = getattr(request, "client_assertion_type", None)
+        assertion = getattr(request, "client_assertion", None)
+        named = getattr(request, "client_id", None)
+        if {"client_assertion", "client_assertion_type"} & set(request.duplicate_params):
+            raise refused(request, "duplicate", "client_assertion must be sent once", named)
+        if self._extract_basic_auth(request) or getattr(request, "client_secret", None):
+            raise refused(request, "one_method", "Authenticate with one method only: the assertion or a secret", named)
+        try:
+            client_id = client_auth.asserted_client_id(assertion_type, assertion, named)
+        except client_auth.AssertionRefused as refusal:
+            raise refused(request, refusal.rule, refusal.description, named) from refusal
+        client = self._load_application(client_id, request)
+        if client is None:
+            description = refusal_of(client_id) or f"The client_assertion names no client known here ({client_id!r})"
+            raise refused(request, "client", description, client_id)
+        if not client.uses_private_key_jwt:
+            raise refused(request, "method", "This client is not registered for private_key_jwt", client_id)
+        try:
+            client = self._verified(assertion, client, request)
+        except client_auth.AssertionRefused as refusal:
+            raise refused(request, refusal.rule, refusal.description, client_id, refusal.detail) from refusal
+        request.client = client
+        request.client_id = client.client_id
+        return True
+
+    def _verified(self, assertion: str, client, request):
+        """The client, once its assertion verifies (with its keys fetched again if need be)."""
+        try:
+            client_auth.verify(assertion, client)
+        except client_auth.AssertionRefused as refusal:
+            rotated = self._document_with_new_keys(client, request) if refusal.rule == "kid" else None
+            if rotated is None:
+                raise
+            client_auth.verify(assertion, rotated)
+            return rotated
+        return client
+
+    def _document_with_new_keys(self, client, request):
+        """A URL client with its keys inline in its document, fetched again because an assertion
+        names a key it lacks (key rotation; once per CLIENT_JWKS_REFETCH_SECONDS). None when
+        there is nothing to refetch, it is too soon, or the fetch failed."""
+        if client.registration_source != Client.RegistrationSource.CIMD or not client.client_jwks:
+            return None
+        if not client_keys.refetch_allowed(client.client_id):
+            return None
+        client.cimd_expires_at = timezone.now() - timedelta(seconds=1)
+        with resolving():
+            refreshed = cimd.refresh_if_stale(client, request)
+        return refreshed if refreshed is not client and refreshed.uses_private_key_jwt else None
+
+    # --- The authorization server's own scopes (offline_access): accepted, then dropped ----------
+    def validate_scopes(self, client_id, scopes, client, request, *args, **kwargs):
+        kept = without_server_scopes(scopes)
+        if len(kept) != len(scopes):
+            # oauthlib hands this same list on (the consent page, the code): drop them from it.
+            scopes[:] = kept or self.get_default_scopes(client_id, request)
+        return super().validate_scopes(client_id, scopes, client, request, *args, **kwargs)
+
+    def get_original_scopes(self, refresh_token, request, *args, **kwargs):
+        # The last hook before oauthlib compares a refresh request's `scope` with the grant's.
+        if getattr(request, "scope", None):
+            request.scope = strip_from_scope_string(request.scope)
+        return super().get_original_scopes(refresh_token, request, *args, **kwargs)
+
     # --- RFC 8707 -------------------------------------------------------------------------------
     def save_authorization_code(self, client_id, code, request, *args, **kwargs):
         problem = request_value_problem(getattr(request, "code_challenge", None), getattr(request, "nonce", None))

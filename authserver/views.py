@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
@@ -21,8 +22,11 @@ from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error, InvalidRequestErro
 from common import audit
 from common.documents import cached_document
 
+from . import client_keys
+from .client_documents import refusal_of
 from .models import Client
 from .resources import bind_resources
+from .server_scopes import server_scopes
 from .throttling import throttled
 from .validators import request_value_problem
 
@@ -61,6 +65,12 @@ ERROR_PAGE_TEXT: tuple[tuple[str, str, str], ...] = (
         "Missing redirect URI",
         "This application did not say where to send you back",
         "Start again from the application; if this happens again, tell its developer.",
+    ),
+    (
+        "The client metadata document",
+        "This application's description was refused",
+        "The application identifies itself with a web address whose document this server cannot accept. "
+        "Tell its developer what the message above says.",
     ),
     (
         "Invalid client_id",
@@ -157,9 +167,12 @@ class AuthorizationView(dot_views.AuthorizationView):
             return self.redirect(response["url"], application)
         oauthlib_error = response["error"]
         description = getattr(oauthlib_error, "description", "") or "The authorization request is invalid."
-        unusable = unusable_client_description(self.request.GET.get("client_id") or self.request.POST.get("client_id"))
+        client_id = self.request.GET.get("client_id") or self.request.POST.get("client_id")
+        unusable = unusable_client_description(client_id)
         if unusable and oauthlib_error.error in ("invalid_client_id", "invalid_request", "invalid_client"):
             description = unusable
+        elif (refusal := refusal_of(client_id)) and oauthlib_error.error in ("invalid_client_id", "invalid_request"):
+            description = refusal
         return oauth_error_page(self.request, oauthlib_error.error, description, oauthlib_error.status_code)
 
     def redirect(self, redirect_to: str, application) -> HttpResponse:
@@ -229,11 +242,25 @@ class RevokeTokenView(dot_views.RevokeTokenView):
 
 
 class AuthorizationServerMetadataView(dot_views.OAuthServerMetadataView):
-    """DOT's RFC 8414 document, served from the per-process cache."""
+    """DOT's RFC 8414 document, served from the per-process cache, plus what DOT 3.4 leaves out:
+    the signing algorithms of private_key_jwt for each endpoint that accepts it, and the
+    authorization server's own scopes (offline_access, SEP-2207) in scopes_supported."""
 
     @cached_document("authorization-server")
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        return super().get(request, *args, **kwargs)
+        response = super().get(request, *args, **kwargs)
+        if response.status_code != 200:
+            return response
+        document = json.loads(response.content)
+        return JsonResponse(completed_server_metadata(document))
+
+
+def completed_server_metadata(document: dict) -> dict:
+    document["scopes_supported"] = list(dict.fromkeys([*document.get("scopes_supported", []), *server_scopes()]))
+    for endpoint in ("token", "revocation", "introspection"):
+        if "private_key_jwt" in document.get(f"{endpoint}_endpoint_auth_methods_supported", []):
+            document[f"{endpoint}_endpoint_auth_signing_alg_values_supported"] = client_keys.allowed_algorithms()
+    return document
 
 
 @method_decorator(throttled("login"), name="post")  # attempts per IP and in total; lockout: django-axes

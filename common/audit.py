@@ -7,8 +7,9 @@ knows the user as the token's subject, a string).
 
 Events: login_succeeded, login_failed, login_locked_out, consent_granted, consent_denied,
 token_issued, token_refreshed, token_revoked, refresh_race_refused, refresh_reuse_detected,
-code_replayed, client_registered, registration_throttled, throttled, client_disabled,
-grant_revoked_by_user, mcp_unauthorized (401, with the reason), mcp_forbidden (403),
+code_replayed, client_registered, registration_throttled, client_authentication_failed (a refused
+client assertion, with the rule), client_document_refused (a URL client's document), throttled,
+client_disabled, grant_revoked_by_user, mcp_unauthorized (401, with the reason), mcp_forbidden (403),
 mcp_refused (Host/Origin), mcp_unavailable (503), tool_called (user, client, tool).
 """
 
@@ -28,6 +29,7 @@ SECRET_FIELDS = frozenset(
         "code",
         "code_verifier",
         "client_secret",
+        "client_assertion",
         "password",
         "registration_access_token",
         "authorization",

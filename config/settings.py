@@ -300,6 +300,32 @@ NEW_CLIENT_APPROVAL = os.environ.get("NEW_CLIENT_APPROVAL", "auto").strip().lowe
 if NEW_CLIENT_APPROVAL not in {"auto", "manual"}:
     raise ImproperlyConfigured('NEW_CLIENT_APPROVAL must be "auto" or "manual"')
 
+# Scopes of the authorization server alone, never of the MCP server: accepted wherever clients
+# send scopes (registration, /authorize, /token), listed in the AS metadata's scopes_supported
+# (SEP-2207), and otherwise without effect: refresh tokens are always issued. Never in the
+# protected-resource metadata, a challenge, a token or the consent page (authserver/scopes.py).
+AUTHORIZATION_SERVER_SCOPES = ["offline_access"]
+
+# --- Client authentication with a signed JWT (RFC 7523 private_key_jwt; authserver/client_auth.py) ----
+# The signing algorithms an assertion may use: asymmetric only, never "none" or an HMAC (whose
+# "secret" an attacker would take from the client's public key).
+CLIENT_ASSERTION_ALGORITHMS = ["RS256", "PS256", "ES256", "EdDSA"]
+# An assertion's exp may lie at most this many seconds ahead: assertions are single-use and
+# short-lived (its jti is remembered until exp, so this also bounds the replay store).
+CLIENT_ASSERTION_MAX_LIFETIME = env_int("CLIENT_ASSERTION_MAX_LIFETIME", 300)
+# Clock skew allowed between the client and this server, for exp, iat and nbf.
+CLIENT_ASSERTION_LEEWAY = env_int("CLIENT_ASSERTION_LEEWAY", 30)
+# A key id not in a client's cached JWKS refetches it (key rotation), at most once this often.
+CLIENT_JWKS_REFETCH_SECONDS = env_int("CLIENT_JWKS_REFETCH_SECONDS", 60)
+if not 30 <= CLIENT_ASSERTION_MAX_LIFETIME <= 3600:
+    raise ImproperlyConfigured("CLIENT_ASSERTION_MAX_LIFETIME must be between 30 and 3600 seconds")
+if not 0 <= CLIENT_ASSERTION_LEEWAY <= 300:
+    raise ImproperlyConfigured("CLIENT_ASSERTION_LEEWAY must be between 0 and 300 seconds")
+# Where client metadata documents (CIMD) and client JWKS come from: one egress point. The
+# default is django-oauth-toolkit's SSRF-safe fetcher (https only, public addresses only, no
+# redirects, size cap, timeout); tests put a stand-in for the remote web servers here.
+CLIENT_DOCUMENT_FETCHER = os.environ.get("CIMD_FETCHER", "oauth2_provider.cimd.SafeMetadataFetcher")
+
 OAUTH2_PROVIDER = {
     "OAUTH2_VALIDATOR_CLASS": "authserver.validators.MCPOAuth2Validator",
     "APPLICATION_ADMIN_CLASS": "authserver.admin.ClientAdmin",
@@ -328,15 +354,22 @@ OAUTH2_PROVIDER = {
     "REQUEST_APPROVAL_PROMPT": "force",
     "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
     "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token"],
-    "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["none", "client_secret_basic", "client_secret_post"],
+    "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": [
+        "none",
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+    ],
     # Dynamic client registration (RFC 7591/7592), open but throttled (authserver.registration).
     "DCR_ENABLED": True,
     "DCR_REGISTRATION_PERMISSION_CLASSES": ("authserver.registration.OpenRegistrationPermission",),
     "DCR_REGISTRATION_TOKEN_EXPIRE_SECONDS": env_int("REGISTRATION_TOKEN_LIFETIME", 24 * 3600),
     # Client ID Metadata Documents: a client_id that is an https URL is fetched (SSRF-hardened).
     "CIMD_ENABLED": env_bool("CIMD_ENABLED", True),
-    # The fetcher is the extension point tests replace (CIMD_FETCHER), so they never touch the network.
-    "CIMD_METADATA_FETCHER": os.environ.get("CIMD_FETCHER", "oauth2_provider.cimd.SafeMetadataFetcher"),
+    # DOT's documented hook for a fetcher with site policy: ours fetches through
+    # CLIENT_DOCUMENT_FETCHER (CIMD_FETCHER, which tests replace so that they never touch the
+    # network) and admits private_key_jwt documents (authserver/client_documents.py).
+    "CIMD_METADATA_FETCHER": "authserver.client_documents.ClientDocumentFetcher",
     # With CIMD_ALLOWED_HOSTS set, only URL client ids on those hosts may register.
     "CIMD_REGISTRATION_PERMISSION_CLASSES": (
         ("oauth2_provider.cimd.HostAllowlistCIMDPermission",)

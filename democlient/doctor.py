@@ -7,8 +7,9 @@ How it is built:
   registration, no token) and keeps each answer.
 - `CHECKS` is one table: id, title, the function that judges, and the fix. Each function looks at
   the probe and returns a `Finding`.
-- `CLIENTS` is a second table: per client, which findings break it or degrade it, and why,
-  from the documented behaviour of each client (shared/research/mcp-spec.md §2 and §4).
+- `democlient.client_behaviour.CLIENTS` is a second table, in its own module: per client, which
+  findings break it or degrade it, why, and the source that says so (shared/research/mcp-spec.md
+  §2 and §4, clients.md).
 Discovery URLs are built with the official Python SDK's helpers, so the doctor tries what the
 SDK tries; documents are also validated with the SDK's own models.
 
@@ -704,12 +705,61 @@ def check_asm_dcr(probe: Probe) -> Finding:
         return skip("no authorization-server metadata")
     endpoint = probe.asm.get("registration_endpoint")
     if not endpoint:
-        return warn("no registration_endpoint: VS Code and Cursor then need a client id entered by hand")
+        return warn(
+            "no registration_endpoint: VS Code and Cursor then need a client id entered by hand",
+            cimd=probe.asm.get("client_id_metadata_document_supported") is True,
+        )
     if not isinstance(endpoint, str) or not endpoint.startswith(("https://", "http://")):
         return fail(f"registration_endpoint {endpoint!r} is not an absolute URL")
     if "none" not in (probe.asm.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]):
         return warn('token_endpoint_auth_methods_supported lacks "none": public (native) clients cannot register')
     return ok(f"registration_endpoint = {endpoint}, public clients allowed")
+
+
+def check_asm_private_key_jwt(probe: Probe) -> Finding:
+    """ChatGPT's way in when CIMD is advertised: its URL client id, signed with private_key_jwt."""
+    if probe.asm is None:
+        return skip("no authorization-server metadata")
+    if probe.asm.get("client_id_metadata_document_supported") is not True:
+        return skip("CIMD is not advertised, so ChatGPT registers by RFC 7591 instead")
+    methods = probe.asm.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
+    if "private_key_jwt" not in methods:
+        return fail(
+            f"CIMD is advertised with token_endpoint_auth_methods_supported = {methods}: ChatGPT then identifies "
+            "itself by its URL and authenticates with private_key_jwt, which this server does not list"
+        )
+    algorithms = probe.asm.get("token_endpoint_auth_signing_alg_values_supported")
+    if not algorithms:
+        return warn("private_key_jwt is listed without token_endpoint_auth_signing_alg_values_supported")
+    if "RS256" not in algorithms:
+        return fail(f"token_endpoint_auth_signing_alg_values_supported = {algorithms} lacks RS256, which ChatGPT uses")
+    return ok(f"URL client ids may sign with private_key_jwt ({', '.join(algorithms)})")
+
+
+def check_asm_scopes(probe: Probe) -> Finding:
+    """Some clients request the authorization server's scopes_supported, not the resource's."""
+    if probe.asm is None:
+        return skip("no authorization-server metadata")
+    scopes = probe.asm.get("scopes_supported")
+    if not isinstance(scopes, list) or not scopes:
+        return warn("the authorization-server metadata has no scopes_supported")
+    needed = (probe.prm or {}).get("scopes_supported") or []
+    missing = [scope for scope in needed if scope not in scopes]
+    if missing:
+        return fail(f"scopes_supported = {scopes} lacks {missing}, which the protected resource lists")
+    return ok(f"scopes_supported = {scopes}, every scope of the protected resource included")
+
+
+def check_asm_offline_access(probe: Probe) -> Finding:
+    if probe.asm is None:
+        return skip("no authorization-server metadata")
+    scopes = probe.asm.get("scopes_supported")
+    if isinstance(scopes, list) and "offline_access" in scopes:
+        return ok("offline_access is listed in scopes_supported (SEP-2207): clients that add it are accepted")
+    return warn(
+        "offline_access is not in the authorization server's scopes_supported: a server that refuses scopes it "
+        "does not list answers invalid_scope to the clients that add it anyway"
+    )
 
 
 def check_asm_iss(probe: Probe) -> Finding:
@@ -948,6 +998,27 @@ CHECKS: tuple[Check, ...] = (
         'Offer a registration_endpoint accepting public clients (token_endpoint_auth_method "none").',
     ),
     Check(
+        "asm.private_key_jwt",
+        "URL client ids may sign (private_key_jwt)",
+        check_asm_private_key_jwt,
+        "Accept RFC 7523 private_key_jwt for URL client ids whose document declares it (keys from jwks_uri or "
+        'jwks), and list it with token_endpoint_auth_signing_alg_values_supported ["RS256", ...]; or stop '
+        "advertising client_id_metadata_document_supported.",
+    ),
+    Check(
+        "asm.scopes",
+        "The authorization server lists the resource's scopes",
+        check_asm_scopes,
+        "List every scope of the protected resource in the authorization server's scopes_supported.",
+    ),
+    Check(
+        "asm.offline_access",
+        "offline_access is accepted",
+        check_asm_offline_access,
+        "Accept offline_access in authorization requests (refresh tokens are issued anyway) and list it in the "
+        "authorization server's scopes_supported, never in the protected-resource metadata.",
+    ),
+    Check(
         "asm.iss",
         "RFC 9207 iss in authorization responses",
         check_asm_iss,
@@ -1002,194 +1073,6 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
-# --- Client verdicts ------------------------------------------------------------------------------------------------
-BREAKS, DEGRADES = "fails", "works with caveats"
-VERDICT_ORDER = {"works": 0, DEGRADES: 1, BREAKS: 2}
-
-
-@dataclass(frozen=True)
-class Rule:
-    """If `check` ends in `on` (fail or warn), this client `effect`s (breaks or degrades), because `why`.
-    `when` narrows the rule to findings with particular facts."""
-
-    check: str
-    on: str
-    effect: str
-    why: str
-    when: Callable[[Finding], bool] | None = None
-
-
-@dataclass(frozen=True)
-class ClientProfile:
-    id: str
-    name: str
-    rules: tuple[Rule, ...]
-
-
-def core_rules(why_prefix: str) -> tuple[Rule, ...]:
-    """What every spec-following client needs."""
-    return (
-        Rule("challenge.status", FAIL, BREAKS, "it starts discovery only from a 401"),
-        Rule("prm.found", FAIL, BREAKS, "it finds no protected-resource metadata"),
-        Rule("asm.found", FAIL, BREAKS, "it finds no authorization-server metadata"),
-        Rule("asm.fields", FAIL, BREAKS, "the authorization-server metadata lacks required fields"),
-        Rule("asm.pkce", FAIL, BREAKS, "MCP clients must refuse a server without PKCE S256"),
-        Rule("asm.issuer", FAIL, BREAKS, f"{why_prefix} compares issuer as a plain string and discards the metadata"),
-        Rule("mcp.https", FAIL, DEGRADES, "plain http off loopback exposes tokens"),
-    )
-
-
-def registration_rules(needs_dcr: bool) -> tuple[Rule, ...]:
-    rules = [Rule("asm.registration", WARN, DEGRADES, "it needs a client id entered by hand")]
-    if needs_dcr:
-        rules.append(Rule("asm.dcr", WARN, DEGRADES, "it registers by RFC 7591 or asks for a client id by hand"))
-    return tuple(rules)
-
-
-def is_5xx(finding: Finding) -> bool:
-    return finding.facts.get("kind") == "server_error"
-
-
-CLIENTS: tuple[ClientProfile, ...] = (
-    ClientProfile(
-        "python-sdk",
-        "Official Python SDK",
-        (
-            *core_rules("the SDK"),
-            Rule(
-                "prm.resource",
-                FAIL,
-                BREAKS,
-                "it accepts only a resource that is the URL or a same-origin prefix of it",
-                when=lambda f: not f.facts.get("same_origin_prefix"),
-            ),
-            Rule("asm.rfc8414", FAIL, BREAKS, "a 5xx from an AS metadata URL aborts its discovery", when=is_5xx),
-            Rule("prm.path_inserted", FAIL, DEGRADES, "it skips an unusable answer and tries the root location"),
-            Rule("challenge.header", FAIL, DEGRADES, "it falls back to the well-known URLs without the header"),
-            Rule("asm.cimd", WARN, DEGRADES, "it uses a URL client id only when the server advertises CIMD"),
-            *registration_rules(needs_dcr=False),
-        ),
-    ),
-    ClientProfile(
-        "typescript-sdk",
-        "Official TypeScript SDK",
-        (
-            *core_rules("the SDK"),
-            Rule(
-                "prm.resource",
-                FAIL,
-                BREAKS,
-                "it accepts only a resource that is the URL or a same-origin prefix of it",
-                when=lambda f: not f.facts.get("same_origin_prefix"),
-            ),
-            Rule("prm.path_inserted", FAIL, BREAKS, "it falls back to the root only on a 4xx/502, not on HTML"),
-            Rule("challenge.header", FAIL, DEGRADES, "it falls back to the well-known URLs without the header"),
-            Rule("cors.prm", FAIL, DEGRADES, "in a browser it cannot read the metadata"),
-            Rule("cors.asm", FAIL, DEGRADES, "in a browser it cannot read the metadata"),
-            *registration_rules(needs_dcr=False),
-        ),
-    ),
-    ClientProfile(
-        "mcp-inspector",
-        "MCP Inspector (browser)",
-        (
-            *core_rules("its TypeScript SDK"),
-            Rule(
-                "prm.resource",
-                FAIL,
-                BREAKS,
-                "its SDK rejects a resource that is not the URL or a prefix of it",
-                when=lambda f: not f.facts.get("same_origin_prefix"),
-            ),  # fmt: skip
-            Rule("prm.path_inserted", FAIL, BREAKS, "its SDK falls back to the root only on a 4xx/502"),
-            Rule("cors.prm", FAIL, BREAKS, "it runs OAuth discovery in the browser and needs CORS on the metadata"),
-            Rule("cors.asm", FAIL, BREAKS, "it runs OAuth discovery in the browser and needs CORS on the metadata"),
-            Rule("cors.oauth", FAIL, BREAKS, "it registers and redeems the code from the browser (inspector#752)"),
-            Rule("cors.mcp", WARN, DEGRADES, "direct connections need CORS on the MCP endpoint (the proxy does not)"),
-            *registration_rules(needs_dcr=True),
-        ),
-    ),
-    ClientProfile(
-        "claude",
-        "Claude (claude.ai and Desktop)",
-        (
-            *core_rules("it"),
-            Rule("challenge.header", FAIL, BREAKS, "it reads the challenge of the 401 to start discovery"),
-            Rule("prm.resource", FAIL, BREAKS, "it requires resource to match the URL exactly (claude-ai-mcp#560)"),
-            Rule("prm.path_inserted", FAIL, BREAKS, "it probes the path-inserted metadata URL first (#690)"),
-            Rule("prm.path_inserted", WARN, DEGRADES, "it probes the path-inserted metadata URL first (#690)"),
-            Rule("asm.issuer_path", WARN, DEGRADES, "issuers with a path made it invent /authorize on the MCP origin"),
-            Rule("asm.cimd", WARN, DEGRADES, 'it uses its URL client id only with CIMD advertised and "none"'),
-            *registration_rules(needs_dcr=False),
-        ),
-    ),
-    ClientProfile(
-        "claude-code",
-        "Claude Code",
-        (
-            *core_rules("it"),
-            Rule("prm.resource", FAIL, BREAKS, "it requires resource to match the URL"),
-            Rule(
-                "asm.issuer_path",
-                WARN,
-                BREAKS,
-                "for an issuer with a path it fetches only the bare-root RFC 8414 URL (claude-code#95270)",
-                when=lambda f: not f.facts.get("root_served"),
-            ),
-            Rule("asm.cimd", WARN, DEGRADES, "it prefers its URL client id (CIMD)"),
-            *registration_rules(needs_dcr=False),
-        ),
-    ),
-    ClientProfile(
-        "chatgpt",
-        "ChatGPT",
-        (
-            *core_rules("it"),
-            Rule("prm.resource", FAIL, BREAKS, "it binds tokens to the resource the metadata names"),
-            Rule(
-                "prm.path_inserted",
-                FAIL,
-                BREAKS,
-                "it probes /.well-known/oauth-protected-resource/mcp; HTML there breaks it (TREK#959)",
-            ),  # fmt: skip
-            Rule("prm.path_inserted", WARN, DEGRADES, "it probes the path-inserted metadata URL first"),
-            *registration_rules(needs_dcr=False),
-        ),
-    ),
-    ClientProfile(
-        "vscode",
-        "VS Code",
-        (
-            *core_rules("it"),
-            Rule("prm.resource", FAIL, BREAKS, "it rejects a resource that is not the MCP URL (python-sdk#1400)"),
-            *registration_rules(needs_dcr=True),
-        ),
-    ),
-    ClientProfile(
-        "cursor",
-        "Cursor",
-        (
-            *core_rules("it"),
-            Rule("prm.resource", FAIL, BREAKS, "it binds tokens to the resource the metadata names"),
-            *registration_rules(needs_dcr=True),
-        ),
-    ),
-)
-
-
-def verdict(profile: ClientProfile, findings: dict[str, Finding]) -> dict[str, Any]:
-    reasons = []
-    worst = "works"
-    for rule in profile.rules:
-        finding = findings.get(rule.check)
-        if finding is None or finding.status != rule.on or (rule.when and not rule.when(finding)):
-            continue
-        reasons.append({"check": rule.check, "effect": rule.effect, "why": rule.why})
-        if VERDICT_ORDER[rule.effect] > VERDICT_ORDER[worst]:
-            worst = rule.effect
-    return {"id": profile.id, "name": profile.name, "verdict": worst, "reasons": reasons}
-
-
 # --- Running it ------------------------------------------------------------
 def diagnose(url: str, timeout: float = 10.0, transport: httpx2.BaseTransport | None = None) -> dict[str, Any]:
     """Run every check against `url`; the result is what `--json` prints."""
@@ -1216,6 +1099,9 @@ def diagnose(url: str, timeout: float = 10.0, transport: httpx2.BaseTransport | 
     finally:
         probe.close()
     counts = {status: sum(1 for c in checks if c["status"] == status) for status in (PASS, WARN, FAIL, SKIP)}
+    # Imported here: the table is written in the doctor's terms (its statuses), so it imports this module.
+    from .client_behaviour import CLIENTS, verdict
+
     return {
         "url": url,
         "ok": counts[FAIL] == 0,

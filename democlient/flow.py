@@ -161,8 +161,13 @@ def register(http: httpx2.Client, registration_endpoint: str, metadata: dict) ->
 
 
 def exchange_code(
-    http: httpx2.Client, token_endpoint: str, request: AuthorizationRequest, code: str
+    http: httpx2.Client,
+    token_endpoint: str,
+    request: AuthorizationRequest,
+    code: str,
+    authentication: dict[str, str] | None = None,
 ) -> httpx2.Response:
+    """`authentication`: client credentials to send along (e.g. an RFC 7523 client assertion)."""
     data = {
         "grant_type": "authorization_code",
         "code": code,
@@ -172,13 +177,18 @@ def exchange_code(
     }
     if request.resource:
         data["resource"] = request.resource
-    return http.post(token_endpoint, data=data)
+    return http.post(token_endpoint, data={**data, **(authentication or {})})
 
 
 def refresh(
-    http: httpx2.Client, token_endpoint: str, client_id: str, refresh_token: str, resource: str | None = None
+    http: httpx2.Client,
+    token_endpoint: str,
+    client_id: str,
+    refresh_token: str,
+    resource: str | None = None,
+    authentication: dict[str, str] | None = None,
 ) -> httpx2.Response:
     data = {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": client_id}
     if resource:
         data["resource"] = resource
-    return http.post(token_endpoint, data=data)
+    return http.post(token_endpoint, data={**data, **(authentication or {})})

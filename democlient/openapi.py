@@ -119,7 +119,15 @@ def build_openapi(inputs: Inputs) -> dict[str, Any]:
                 "a URL client id (Client ID Metadata Document: use the https URL of your client's metadata "
                 "document as `client_id`, no registration call), or self-registration (RFC 7591) here. "
                 "Self-registration is open, throttled per IP, and accepts `http` redirect URIs only on "
-                "loopback addresses; any loopback port matches a registered loopback URI (RFC 8252 §7.3)."
+                "loopback addresses; any loopback port matches a registered loopback URI (RFC 8252 §7.3). "
+                "A client that cannot keep a secret is public (`token_endpoint_auth_method: none`); one that "
+                "holds a private key may authenticate with `private_key_jwt` (RFC 7523), in a URL client's "
+                "metadata document as in a registration, giving its public keys as `jwks_uri` (https, fetched "
+                "and cached for its max-age, refetched once for an unknown `kid`) or inline `jwks`: it then gets "
+                "no secret and must sign an assertion at the token and revocation endpoints. A URL client may not "
+                "use a shared secret. `application_type` (`native`, `web`) is stored and checked: `web` allows only "
+                "https redirect URIs, `native` needs a loopback or private-use scheme one. `offline_access` is "
+                "accepted in `scope` (refresh tokens are issued anyway)."
             ),
         },
         {
@@ -149,14 +157,21 @@ def build_openapi(inputs: Inputs) -> dict[str, Any]:
             "description": (
                 "Exchanges an authorization code (with the PKCE `code_verifier`) or a refresh token for an "
                 f"access token bound to `{mcp_url}`. Refresh tokens rotate on every use; presenting a rotated "
-                "one again revokes the whole family. Answers carry `Cache-Control: no-store`."
+                "one again revokes the whole family. Answers carry `Cache-Control: no-store`. "
+                "A `private_key_jwt` client sends `client_assertion_type=urn:ietf:params:oauth:client-assertion-"
+                "type:jwt-bearer` and a `client_assertion` it signed (RS256, PS256, ES256 or EdDSA) with "
+                "`iss` = `sub` = its client id, `aud` = the issuer (or this token endpoint URL, nothing else), "
+                "`exp` at most 5 minutes ahead, a `jti` never used before, and the `kid` of a key in its JWKS; "
+                "each failed rule is a 401 `invalid_client` that names it. `offline_access` in `scope` is "
+                "accepted and dropped."
             ),
         },
         {
             "name": "revoke",
             "x-displayName": "Revocation endpoint",
             "x-page": "revoke",
-            "description": "RFC 7009 token revocation: revoke an access or refresh token when the user signs out.",
+            "description": "RFC 7009 token revocation: revoke an access or refresh token when the user signs out. "
+            "A client authenticates here as at the token endpoint (a `private_key_jwt` client with a new assertion).",
         },
         {
             "name": "mcp",
@@ -338,7 +353,12 @@ def build_openapi(inputs: Inputs) -> dict[str, Any]:
                     query("response_type", "Always `code`.", True, enum=["code"]),
                     query("client_id", "The registered client id, or the https URL of a client metadata document."),
                     query("redirect_uri", "One of the client's redirect URIs (any port for a loopback one)."),
-                    query("scope", f"Space-separated scopes, e.g. `{scope_list}`.", required=False),
+                    query(
+                        "scope",
+                        f"Space-separated scopes, e.g. `{scope_list}`; `offline_access` is accepted and has no "
+                        "other effect (refresh tokens are always issued).",
+                        required=False,
+                    ),
                     query("state", "Opaque value returned unchanged; use it against CSRF.", required=False),
                     query("code_challenge", "BASE64URL(SHA-256(code_verifier)), 43 characters."),
                     query("code_challenge_method", "Must be `S256`.", enum=["S256"]),
@@ -429,7 +449,13 @@ def build_openapi(inputs: Inputs) -> dict[str, Any]:
                         ("unsupported_grant_type", "Only authorization_code and refresh_token"),
                     ),
                     "401": oauth_error(
-                        "The client failed to authenticate.", ("invalid_client", "Client authentication failed")
+                        "The client failed to authenticate; the description names the rule it broke.",
+                        ("invalid_client", "Client authentication failed"),
+                        ("invalid_client", "The client_assertion has expired (its exp is in the past)"),
+                        (
+                            "invalid_client",
+                            "This client_assertion was used before (its jti is recorded): sign a new one",
+                        ),
                     ),
                 },
                 "x-codeSamples": curl(
@@ -583,6 +609,18 @@ def build_openapi(inputs: Inputs) -> dict[str, Any]:
     }
 
 
+ASSERTION_FIELDS = {
+    "client_assertion_type": {
+        "const": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "description": "For a private_key_jwt client (RFC 7523 §2.2).",
+    },
+    "client_assertion": {
+        "type": "string",
+        "description": "A JWT the client signed: iss = sub = client_id, aud = the issuer, exp, a new jti, a kid.",
+    },
+}
+
+
 def query(name: str, description: str, required: bool = True, enum: list[str] | None = None) -> dict:
     schema: dict[str, Any] = {"type": "string"}
     if enum:
@@ -675,7 +713,18 @@ def components(inputs: Inputs, asm: dict[str, Any]) -> dict[str, Any]:
                         "enum": asm.get("token_endpoint_auth_methods_supported") or ["none"],
                         "default": "client_secret_basic",
                     },
-                    "application_type": {"type": "string", "enum": ["native", "web"]},
+                    "token_endpoint_auth_signing_alg": {
+                        "type": "string",
+                        "enum": asm.get("token_endpoint_auth_signing_alg_values_supported") or ["RS256"],
+                        "description": "private_key_jwt: the one algorithm its assertions use.",
+                    },
+                    "jwks_uri": {**url, "description": "private_key_jwt: where its public keys are (https)."},
+                    "jwks": {"type": "object", "description": "private_key_jwt: its public keys, instead of jwks_uri."},
+                    "application_type": {
+                        "type": "string",
+                        "enum": ["native", "web"],
+                        "description": "web: https redirect URIs only; native: a loopback or app-scheme one too.",
+                    },
                     "scope": {"type": "string"},
                     "client_uri": url,
                     "logo_uri": url,
@@ -697,6 +746,11 @@ def components(inputs: Inputs, asm: dict[str, Any]) -> dict[str, Any]:
                     "grant_types": string_array(),
                     "response_types": string_array(),
                     "token_endpoint_auth_method": {"type": "string"},
+                    "token_endpoint_auth_signing_alg": {"type": "string"},
+                    "jwks_uri": url,
+                    "jwks": {"type": "object"},
+                    "application_type": {"type": "string"},
+                    "scope": {"type": "string"},
                 },
             },
             "AuthorizationCodeGrant": {
@@ -709,6 +763,7 @@ def components(inputs: Inputs, asm: dict[str, Any]) -> dict[str, Any]:
                     "client_id": {"type": "string"},
                     "code_verifier": {"type": "string", "minLength": 43, "maxLength": 128},
                     "resource": {"type": "string", "const": inputs.origin + inputs.mcp_path},
+                    **ASSERTION_FIELDS,
                 },
             },
             "RefreshTokenGrant": {
@@ -720,6 +775,7 @@ def components(inputs: Inputs, asm: dict[str, Any]) -> dict[str, Any]:
                     "client_id": {"type": "string"},
                     "scope": {"type": "string", "description": "At most the scopes originally granted."},
                     "resource": {"type": "string", "const": inputs.origin + inputs.mcp_path},
+                    **ASSERTION_FIELDS,
                 },
             },
             "TokenResponse": {
@@ -740,6 +796,7 @@ def components(inputs: Inputs, asm: dict[str, Any]) -> dict[str, Any]:
                     "token": {"type": "string"},
                     "token_type_hint": {"type": "string", "enum": ["access_token", "refresh_token"]},
                     "client_id": {"type": "string"},
+                    **ASSERTION_FIELDS,
                 },
             },
             "JsonRpcRequest": {

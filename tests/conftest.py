@@ -37,6 +37,18 @@ def http() -> Iterator[httpx2.Client]:
         yield client
 
 
+@pytest.fixture
+def stub_fetcher(settings):
+    """In-process tests: the web servers hosting client documents and JWKS, stood in for where the
+    server fetches them (CLIENT_DOCUMENT_FETCHER); fill `.documents`, read `.fetched`."""
+    from tests.support.cimd_stub import StubFetcher
+
+    settings.CLIENT_DOCUMENT_FETCHER = "tests.support.cimd_stub.StubFetcher"
+    StubFetcher.documents, StubFetcher.fetched = {}, []
+    yield StubFetcher
+    StubFetcher.documents = {}
+
+
 def publish_cimd_document(server: LiveServer, client_id: str, document: dict) -> None:
     """Make `document` what the (stubbed) web server at `client_id` returns."""
     path = server.workdir / "cimd.json"

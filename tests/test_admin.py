@@ -3,6 +3,7 @@ the redirect URI messages, and the approve / quarantine / disable-and-revoke act
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 
@@ -169,6 +170,7 @@ REFUSED = [
     ("https://*.example.com/cb", "must not contain a wildcard", "registered exactly"),
     ("https://user:secret@example.com/cb", "must not contain user information", "disguise"),
     ("callback", "must be absolute", "full address"),
+    ("https://chatgpt.com/connector/oauth/<id>", "still holds a placeholder", "the id in ChatGPT's per-app callback"),
 ]
 
 
@@ -184,7 +186,7 @@ def test_a_refused_redirect_uri_says_which_rule_and_why(admin_client, uri: str, 
     messages = re.findall(r"<li>(.*?)</li>", errors[1], re.S)
     assert len(messages) == 1  # only the form's explanation, not DOT's model check repeating it
     assert rule in messages[0].replace("&#x27;", "'")
-    assert why in messages[0]
+    assert why in messages[0].replace("&#x27;", "'")
 
 
 def test_an_empty_redirect_uri_list_is_refused_with_a_reason(admin_client) -> None:
@@ -406,3 +408,101 @@ def test_only_staff_reach_the_client_admin(client) -> None:
 def test_new_client_approval_setting(settings, setting: str, source: str, expected: str) -> None:
     settings.NEW_CLIENT_APPROVAL = setting
     assert inprocess.make_client(source=source).approval == expected
+
+
+# --- private_key_jwt clients: ChatGPT's preset, a JWKS URL or a pasted JWKS, checked on save -------
+CHATGPT_JWKS = "https://chatgpt.com/oauth/jwks.json"
+PER_APP_CALLBACK = "https://chatgpt.com/connector/oauth/Ab3_x-9Zq"
+
+
+def chatgpt_form(**fields) -> dict:
+    preset = PRESETS_BY_KEY["chatgpt"]
+    return add_form(
+        name=preset.name,
+        client_id="chatgpt-here",
+        client_type="confidential",
+        redirect_uris="\r\n".join([*preset.redirect_uris, PER_APP_CALLBACK]),
+        client_secret="a-secret-the-admin-copied-1234567890",
+        **fields,
+    )
+
+
+def field_errors(answer, field: str) -> str:
+    found = re.search(rf'<ul class="errorlist"[^>]*id="id_{field}_error">(.*?)</ul>', answer.content.decode(), re.S)
+    return found[1].replace("&#x27;", "'") if found else ""
+
+
+def test_the_chatgpt_preset_offers_private_key_jwt_with_its_jwks_url(admin_client) -> None:
+    page = admin_client.get(CLIENTS + "add/?preset=chatgpt").content.decode()
+    assert re.search(rf'name="client_jwks_uri"[^>]*value="{re.escape(CHATGPT_JWKS)}"', page)
+    assert '<option value="private_key_jwt">' in page
+    assert "connector/oauth/" in page  # the per-app callback, explained
+
+
+def test_chatgpt_saved_as_a_private_key_jwt_client_then_signs_for_its_tokens(admin_client, stub_fetcher) -> None:
+    from authserver.client_auth import ASSERTION_TYPE
+    from tests.support.signing import ClientKey
+
+    key = ClientKey("RS256")
+    stub_fetcher.documents[CHATGPT_JWKS] = key.jwks()
+    answer = admin_client.post(
+        CLIENTS + "add/?preset=chatgpt",
+        chatgpt_form(token_endpoint_auth_method="private_key_jwt", client_jwks_uri=CHATGPT_JWKS),
+    )
+    assert answer.status_code == 302, field_errors(answer, "client_jwks_uri") or answer.content.decode()[:3000]
+    client = Client.objects.get(client_id="chatgpt-here")
+    assert (client.token_endpoint_auth_method, client.client_type) == ("private_key_jwt", "confidential")
+    assert client.client_jwks_uri == CHATGPT_JWKS and PER_APP_CALLBACK in client.redirect_uris.split()
+    assert stub_fetcher.fetched == [CHATGPT_JWKS]  # checked when saved
+
+    request = inprocess.request_for(client, redirect_uri=PER_APP_CALLBACK)
+    _page, consented = inprocess.consent(admin_client, request.url("/authorize"))
+    code = inprocess.query_of(consented["Location"])["code"]
+    secret_answer = inprocess.token_request(admin_client, request, code, client_secret="a-secret-the-admin-copied")
+    assert secret_answer.status_code == 401  # the secret is no longer a way in
+    signed = {
+        "client_assertion_type": ASSERTION_TYPE,
+        "client_assertion": key.assertion(client.client_id, inprocess.ISSUER),
+    }
+    assert inprocess.token_request(admin_client, request, code, **signed).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "words"),
+    [
+        ({"client_jwks_uri": "https://chatgpt.com/no-such-jwks.json"}, "client_jwks_uri", "could not be used"),
+        ({"client_jwks_uri": ""}, "client_jwks_uri", "needs its public keys: a JWKS URL or a pasted JWKS"),
+        (
+            {"client_jwks_uri": "", "client_jwks": '{"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}'},
+            "client_jwks",
+            "private",
+        ),
+        ({"client_jwks_uri": "", "client_jwks": "not json"}, "client_jwks", "not valid JSON"),
+    ],
+)
+def test_unusable_keys_are_refused_on_save(admin_client, stub_fetcher, fields: dict, field: str, words: str) -> None:
+    answer = admin_client.post(CLIENTS + "add/", chatgpt_form(token_endpoint_auth_method="private_key_jwt", **fields))
+    assert answer.status_code == 200
+    assert words in field_errors(answer, field), answer.content.decode()[:3000]
+    assert not Client.objects.filter(client_id="chatgpt-here").exists()
+
+
+def test_a_pasted_jwks_is_saved(admin_client, stub_fetcher) -> None:
+    from tests.support.signing import ClientKey
+
+    jwks = json.dumps(ClientKey("EdDSA").jwks())
+    answer = admin_client.post(
+        CLIENTS + "add/",
+        chatgpt_form(token_endpoint_auth_method="private_key_jwt", client_jwks_uri="", client_jwks=jwks),
+    )
+    assert answer.status_code == 302, answer.content.decode()[:3000]
+    assert json.loads(Client.objects.get(client_id="chatgpt-here").client_jwks) == json.loads(jwks)
+    assert stub_fetcher.fetched == []
+
+
+def test_a_secret_client_keeps_no_keys(admin_client, stub_fetcher) -> None:
+    answer = admin_client.post(CLIENTS + "add/?preset=chatgpt", chatgpt_form(client_jwks_uri=CHATGPT_JWKS))
+    assert answer.status_code == 302, answer.content.decode()[:3000]
+    client = Client.objects.get(client_id="chatgpt-here")
+    assert (client.token_endpoint_auth_method, client.client_jwks_uri) == ("", "")
+    assert stub_fetcher.fetched == []

@@ -4,6 +4,8 @@ response, loopback redirect ports, and the consent page."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client as HttpClient
@@ -214,3 +216,29 @@ def test_client_that_may_not_sign_users_in_gets_a_clear_page(client: HttpClient,
     assert "Location" not in response
     expected = b"disabled by the administrator" if state == "disabled" else b"waiting for approval"
     assert expected in response.content
+
+
+# --- What real clients ask for: offline_access, and every scope the metadata lists -----------------
+def scope_items(page) -> list[str]:
+    return re.findall(r'<code class="scope-name">([^<]+)</code>', page.content.decode())
+
+
+def test_every_scope_of_the_metadata_passes_consent_each_explained(signed_in: HttpClient, app: Client) -> None:
+    # Claude asks for the whole scopes_supported of the AS metadata (claude-ai-mcp#228).
+    listed = signed_in.get("/.well-known/oauth-authorization-server").json()["scopes_supported"]
+    assert "offline_access" in listed
+    request = request_for(app, scope=" ".join(listed))
+    page, answer = consent(signed_in, request.url("/authorize"))
+    text = page.content.decode()
+    assert scope_items(page) == ["mcp:read", "mcp:write"]  # each a permission, in plain words
+    assert "See your notes" in text and "Create, change and delete your notes" in text
+    assert "offline_access" not in text  # not a permission: never shown as one
+    assert answer.status_code == 302
+    assert "code" in query_of(answer["Location"])
+
+
+def test_offline_access_alone_gets_the_default_scope(signed_in: HttpClient, app: Client) -> None:
+    request = request_for(app, scope="offline_access")
+    page, answer = consent(signed_in, request.url("/authorize"))
+    assert scope_items(page) == ["mcp:read"]
+    assert answer.status_code == 302

@@ -14,10 +14,9 @@ from oauth2_provider.models import AccessToken
 
 from authserver.models import Client
 from democlient.flow import AuthorizationRequest
-from tests.support.cimd_stub import StubFetcher
 from tests.support.inprocess import MCP_URL, REDIRECT_URI, consent, query_of, token_request
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stub_fetcher")]
 
 CLIENT_URL = "https://app.example.net/oauth/client.json"
 
@@ -33,18 +32,6 @@ def document(**overrides) -> dict:
     }
     doc.update(overrides)
     return doc
-
-
-@pytest.fixture(autouse=True)
-def stub_fetcher(settings):
-    settings.OAUTH2_PROVIDER = {
-        **settings.OAUTH2_PROVIDER,
-        "CIMD_METADATA_FETCHER": "tests.support.cimd_stub.StubFetcher",
-    }
-    StubFetcher.documents = {}
-    StubFetcher.fetched = []
-    yield StubFetcher
-    StubFetcher.documents = {}
 
 
 @pytest.fixture

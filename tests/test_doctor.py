@@ -12,7 +12,8 @@ import sys
 import pytest
 from django.core.management import call_command
 
-from democlient.doctor import CHECKS, CLIENTS, FAIL, PASS, SKIP, WARN, diagnose, parse_challenge
+from democlient.client_behaviour import CLIENTS
+from democlient.doctor import CHECKS, FAIL, PASS, SKIP, WARN, diagnose, parse_challenge
 from tests.support.fake_mcp import fake_mcp_server
 from tests.support.server import ROOT
 
@@ -51,6 +52,7 @@ def test_check_ids_are_unique_and_every_client_rule_names_a_check() -> None:
         for rule in client.rules:
             assert rule.check in ids, (client.id, rule.check)
             assert rule.on in (WARN, FAIL)
+            assert rule.source.strip(), (client.id, rule.check)  # each rule next to its source
 
 
 def test_parse_challenge() -> None:
@@ -146,6 +148,12 @@ def test_a_correct_fake_server_passes() -> None:
             {"challenge.header"},
             {"claude"},
         ),
+        (
+            # CIMD advertised with only "none" (stock django-oauth-toolkit 3.4): ChatGPT cannot get in.
+            "cimd_none_only",
+            {"asm.private_key_jwt"},
+            {"chatgpt"},
+        ),
     ],
 )
 def test_doctor_names_each_fault(fault: str, expected_failures: set[str], broken_clients: set[str]) -> None:
@@ -205,3 +213,40 @@ def test_nothing_listening_fails_cleanly() -> None:
     assert statuses(report)["prm.found"] == FAIL
     assert statuses(report)["asm.found"] == SKIP
     assert verdicts(report) == dict.fromkeys(CLIENT_IDS, "fails")
+
+
+def test_chatgpt_fails_where_cimd_has_no_private_key_jwt_and_the_doctor_says_how_to_fix_it() -> None:
+    with fake_mcp_server("cimd_none_only") as url:
+        report = diagnose(url)
+    check = next(c for c in report["checks"] if c["id"] == "asm.private_key_jwt")
+    assert check["status"] == FAIL
+    assert "token_endpoint_auth_methods_supported = ['none']" in check["detail"]
+    assert "private_key_jwt" in check["fix"]
+    chatgpt = next(c for c in report["clients"] if c["id"] == "chatgpt")
+    assert chatgpt["verdict"] == "fails"
+    assert [(r["check"], r["source"].split(";")[0]) for r in chatgpt["reasons"]] == [
+        ("asm.private_key_jwt", "engram-app/Engram#1637")
+    ]
+    # Claude and the SDKs use "none" with CIMD: they still work.
+    assert verdicts(report)["claude"] == verdicts(report)["python-sdk"] == "works"
+
+
+def test_clients_that_add_offline_access_fail_where_the_server_does_not_list_it() -> None:
+    with fake_mcp_server("no_offline_access") as url:
+        code, report = run_doctor(url)
+    assert code == 0  # a warning: the server itself may accept it, and the SDKs add it only when listed
+    assert statuses(report)["asm.offline_access"] == WARN
+    assert {cid for cid, verdict in verdicts(report).items() if verdict == "fails"} == {"claude-code", "vscode"}
+
+
+def test_without_cimd_chatgpt_registers_itself() -> None:
+    from democlient.client_behaviour import verdict
+    from democlient.doctor import Finding
+
+    findings = {"asm.private_key_jwt": Finding(SKIP, "CIMD is not advertised"), "asm.dcr": Finding(PASS, "ok")}
+    chatgpt = next(profile for profile in CLIENTS if profile.id == "chatgpt")
+    assert verdict(chatgpt, findings)["verdict"] == "works"
+    findings["asm.dcr"] = Finding(WARN, "no registration_endpoint", {"cimd": False})
+    assert verdict(chatgpt, findings)["verdict"] == "works with caveats"
+    findings["asm.dcr"] = Finding(WARN, "no registration_endpoint", {"cimd": True})  # it uses its URL instead
+    assert verdict(chatgpt, findings)["verdict"] == "works"

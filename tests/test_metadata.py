@@ -8,7 +8,8 @@ from django.conf import settings
 from django.test import Client
 
 ORIGIN = "http://127.0.0.1:8000"  # PUBLIC_URL's default in the test environment
-AUTH_METHODS = ["none", "client_secret_basic", "client_secret_post"]
+AUTH_METHODS = ["none", "client_secret_basic", "client_secret_post", "private_key_jwt"]
+SIGNING_ALGORITHMS = ["RS256", "PS256", "ES256", "EdDSA"]
 
 
 @pytest.fixture(autouse=True)
@@ -28,10 +29,13 @@ def test_authorization_server_metadata_field_by_field(client: Client) -> None:
         "registration_endpoint": f"{ORIGIN}/register",
         "response_types_supported": ["code"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
-        "scopes_supported": ["mcp:read", "mcp:write"],
+        # offline_access: the authorization server's own scope (SEP-2207), never the resource's.
+        "scopes_supported": ["mcp:read", "mcp:write", "offline_access"],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
+        "token_endpoint_auth_signing_alg_values_supported": SIGNING_ALGORITHMS,
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+        "revocation_endpoint_auth_signing_alg_values_supported": SIGNING_ALGORITHMS,
         "client_id_metadata_document_supported": True,
         "authorization_response_iss_parameter_supported": True,
     }

@@ -239,3 +239,112 @@ def test_registration_needs_post_and_json(client: HttpClient) -> None:
     response = client.get("/register")
     assert response.status_code == 405
     assert response.json()["error"] == "invalid_request"
+
+
+# --- What real clients send: offline_access, application_type, private_key_jwt ------------------------
+def test_offline_access_in_the_registration_scope_is_accepted(client: HttpClient) -> None:
+    response = register(client, {"redirect_uris": [LOOPBACK], "scope": "mcp:read offline_access"})
+    assert response.status_code == 201, response.content
+    assert response.json()["scope"] == "mcp:read offline_access"
+
+
+@pytest.mark.parametrize(
+    ("application_type", "uris"),
+    [
+        ("native", [LOOPBACK]),
+        ("native", ["cursor://anysphere.cursor-mcp/oauth/callback"]),
+        ("native", ["http://127.0.0.1:33418/", "https://vscode.dev/redirect"]),  # VS Code, as it registers
+        ("web", ["https://claude.ai/api/mcp/auth_callback"]),
+    ],
+)
+def test_application_type_is_stored_and_echoed(client: HttpClient, application_type: str, uris: list[str]) -> None:
+    response = register(
+        client, {"redirect_uris": uris, "token_endpoint_auth_method": "none", "application_type": application_type}
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["application_type"] == application_type
+    assert Client.objects.get(client_id=body["client_id"]).application_type == application_type
+    read = client.get(
+        f"/register/{body['client_id']}", HTTP_AUTHORIZATION=f"Bearer {body['registration_access_token']}"
+    )
+    assert read.json()["application_type"] == application_type
+
+
+@pytest.mark.parametrize(
+    ("application_type", "uris", "words"),
+    [
+        ("web", [LOOPBACK], 'application_type "web" allows only https redirect URIs on a real host'),
+        ("web", ["cursor://anysphere.cursor-mcp/oauth/callback"], 'application_type "web" allows only https'),
+        ("web", ["https://localhost:8443/cb"], 'application_type "web" allows only https redirect URIs on a real'),
+        ("native", ["https://app.example.com/cb"], 'application_type "native" needs a redirect URI on the device'),
+        ("desktop", [LOOPBACK], 'application_type must be "native" or "web"'),
+        (["native"], [LOOPBACK], 'application_type must be "native" or "web"'),
+    ],
+)
+def test_application_type_that_disagrees_with_the_redirect_uris_is_refused(
+    client: HttpClient, application_type, uris: list[str], words: str
+) -> None:
+    body = {"redirect_uris": uris, "token_endpoint_auth_method": "none", "application_type": application_type}
+    description = assert_refused(register(client, body), "invalid_client_metadata")
+    assert words in description
+    assert not Client.objects.exists()
+
+
+def test_private_key_jwt_registration_keeps_the_keys_and_issues_no_secret(client: HttpClient) -> None:
+    from tests.support.signing import ClientKey
+
+    key = ClientKey("ES256")
+    response = register(
+        client,
+        {
+            "client_name": "Signed client",
+            "redirect_uris": ["https://agent.example/callback"],
+            "token_endpoint_auth_method": "private_key_jwt",
+            "token_endpoint_auth_signing_alg": "ES256",
+            "jwks": key.jwks(),
+            "application_type": "web",
+        },
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["token_endpoint_auth_method"] == "private_key_jwt"
+    assert body["jwks"] == key.jwks() and body["token_endpoint_auth_signing_alg"] == "ES256"
+    assert "client_secret" not in body and "client_secret_expires_at" not in body
+    stored = Client.objects.get(client_id=body["client_id"])
+    assert (stored.token_endpoint_auth_method, stored.client_type) == ("private_key_jwt", Client.CLIENT_CONFIDENTIAL)
+    assert json.loads(stored.client_jwks) == key.jwks()
+    read = client.get(
+        f"/register/{body['client_id']}", HTTP_AUTHORIZATION=f"Bearer {body['registration_access_token']}"
+    ).json()
+    assert read["token_endpoint_auth_method"] == "private_key_jwt" and read["jwks"] == key.jwks()
+
+    by_url = register(
+        client,
+        {
+            "redirect_uris": [LOOPBACK],
+            "token_endpoint_auth_method": "private_key_jwt",
+            "jwks_uri": "https://agent.example/jwks.json",
+        },
+    )
+    assert by_url.status_code == 201 and by_url.json()["jwks_uri"] == "https://agent.example/jwks.json"
+    assert Client.objects.get(client_id=by_url.json()["client_id"]).client_jwks_uri == "https://agent.example/jwks.json"
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        ({}, "needs the client's public keys: jwks_uri or jwks"),
+        ({"jwks_uri": "https://a.example/jwks.json", "jwks": {"keys": []}}, "exactly one of them"),
+        ({"jwks_uri": "http://a.example/jwks.json"}, "jwks_uri must be an https URL"),
+        ({"jwks": {"keys": []}}, "no signing key"),
+        ({"jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}}, "private key material"),
+        ({"jwks": {"keys": [{"kty": "RSA", "n": "AQAB", "e": "AQAB", "d": "AQAB"}]}}, "private key material"),
+        ({"jwks": '{"keys": []}'}, "jwks must be a JSON Web Key Set object"),
+        ({"jwks_uri": "https://a.example/j", "token_endpoint_auth_signing_alg": "HS256"}, "must be one of RS256"),
+    ],
+)
+def test_private_key_jwt_registration_without_usable_keys_is_refused(client: HttpClient, extra: dict, words) -> None:
+    body = {"redirect_uris": [LOOPBACK], "token_endpoint_auth_method": "private_key_jwt", **extra}
+    assert words in assert_refused(register(client, body), "invalid_client_metadata")
+    assert not Client.objects.exists()

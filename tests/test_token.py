@@ -263,3 +263,22 @@ def test_revocation_needs_the_client(client: HttpClient) -> None:
     response = client.post("/revoke", {"token": "whatever"})
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"
+
+
+def test_offline_access_is_accepted_and_has_no_other_effect(signed_in: HttpClient, app: Client) -> None:
+    # Clients add it to get a refresh token (SEP-2207); refresh tokens are issued anyway.
+    request, code = authorize_code(signed_in, app, scope="mcp:read offline_access")
+    response = token_request(signed_in, request, code, scope="mcp:read offline_access")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["scope"] == "mcp:read" and body["refresh_token"]
+    assert AccessToken.objects.get(token_checksum=sha256(body["access_token"])).scope == "mcp:read"
+    again = refresh_with(signed_in, app, body["refresh_token"], scope="mcp:read offline_access")
+    assert again.status_code == 200, again.content
+    assert again.json()["scope"] == "mcp:read"
+    # Asking for more than was granted is still refused.
+    assert_oauth_error(
+        refresh_with(signed_in, app, again.json()["refresh_token"], scope="mcp:write offline_access"),
+        400,
+        "invalid_scope",
+    )

@@ -10,6 +10,9 @@ Faults (each one a real-world mistake, see shared/research/anchors.md §2):
 - no_cors: no CORS headers anywhere.
 - no_s256: the AS metadata does not advertise PKCE S256.
 - no_www_authenticate: the 401 has no WWW-Authenticate header.
+- cimd_none_only: URL client ids (CIMD) advertised with only "none" as a token endpoint auth
+  method, as django-oauth-toolkit 3.4 ships it: ChatGPT's signed URL client id has no way in.
+- no_offline_access: the AS lists its scopes without offline_access (and refuses it).
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ FAULTS = (
     "no_cors",
     "no_s256",
     "no_www_authenticate",
+    "cimd_none_only",
+    "no_offline_access",
 )
 SPA_PAGE = "<!doctype html><html><head><title>App</title></head><body><div id=root></div></body></html>"
 
@@ -62,14 +67,20 @@ def build_app(origin: str, faults: frozenset[str]) -> Starlette:
             "revocation_endpoint": origin + "/revoke",
             "response_types_supported": ["code"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
-            "token_endpoint_auth_methods_supported": ["none"],
+            "token_endpoint_auth_methods_supported": ["none", "private_key_jwt"],
+            "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
             "code_challenge_methods_supported": ["S256"],
             "client_id_metadata_document_supported": True,
             "authorization_response_iss_parameter_supported": True,
-            "scopes_supported": ["notes:read", "notes:write"],
+            "scopes_supported": ["notes:read", "notes:write", "offline_access"],
         }
         if "no_s256" in faults:
             del document["code_challenge_methods_supported"]
+        if "cimd_none_only" in faults:
+            document["token_endpoint_auth_methods_supported"] = ["none"]
+            del document["token_endpoint_auth_signing_alg_values_supported"]
+        if "no_offline_access" in faults:
+            document["scopes_supported"] = ["notes:read", "notes:write"]
         return document
 
     async def mcp(request: Request) -> Response:

@@ -1,5 +1,5 @@
 """Delete self-registered and URL-identified clients that never obtained a token, and expired
-tokens, codes and rate-limit counters."""
+tokens, codes, client assertion records and rate-limit counters."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.utils import timezone
 from oauth2_provider.models import clear_expired
 
 from authserver import throttling
-from authserver.models import Client, UsedAuthorizationCode
+from authserver.models import Client, UsedAuthorizationCode, UsedClientAssertion
 
 
 class Command(BaseCommand):
@@ -36,8 +36,9 @@ class Command(BaseCommand):
         unused.delete()
         clear_expired()
         codes, _ = UsedAuthorizationCode.objects.filter(used_at__lt=timezone.now() - timedelta(days=1)).delete()
+        assertions, _ = UsedClientAssertion.objects.filter(expires_at__lt=timezone.now()).delete()
         counters = throttling.prune_counters()
         self.stdout.write(
-            f"Pruned {pruned} unused client(s), {codes} used code record(s), "
+            f"Pruned {pruned} unused client(s), {codes} used code record(s), {assertions} used assertion record(s), "
             f"{counters} rate-limit counter(s); expired tokens cleared."
         )

@@ -62,7 +62,7 @@ class Command(BaseCommand):
         for client in report["clients"]:
             out(f"  {paint(client['verdict'], VERDICT_STYLE[client['verdict']], 'bold'):<20}  {client['name']}")
             for reason in client["reasons"]:
-                out(paint(f"{'':>10}{reason['check']}: {reason['why']}", "dim"))
+                out(paint(f"{'':>10}{reason['check']}: {reason['why']} ({reason['source']})", "dim"))
         out("")
         out(paint("What the server answered", "bold"))
         for exchange in report["exchanges"]:
