@@ -110,7 +110,7 @@ def assertion_client(request: HttpRequest) -> Client:
     return client
 
 
-def refusal(description: str) -> JsonResponse:
+def client_refusal(description: str) -> JsonResponse:
     response = JsonResponse({"error": "invalid_client", "error_description": description}, status=401)
     response["WWW-Authenticate"] = 'Basic realm="introspection"'
     return no_store(response)
@@ -176,10 +176,10 @@ def introspect(request: HttpRequest) -> JsonResponse:
                 reason=refused.detail or refused.description,
                 ip=request.META.get("REMOTE_ADDR"),
             )
-            return refusal(refused.description)
+            return client_refusal(refused.description)
     elif authenticated_client(request) is None:
         audit.event("introspection_refused", ip=request.META.get("REMOTE_ADDR"), reason="client not authenticated")
-        return refusal("Only the resource server's own client may introspect")
+        return client_refusal("Only the resource server's own client may introspect")
     token_value = request.POST.get("token")
     if not token_value:
         return no_store(

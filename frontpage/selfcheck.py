@@ -78,8 +78,18 @@ STEPS: tuple[Step, ...] = (
         "asm.issuer",
     ),
     Step(
-        "Clients can register and sign in (PKCE S256, registration, iss)",
-        ("asm.pkce", "asm.registration", "asm.cimd", "asm.dcr", "asm.iss", "asm.grant_types"),
+        "Clients can register and sign in (PKCE S256, registration, signed client ids, scopes, iss)",
+        (
+            "asm.pkce",
+            "asm.registration",
+            "asm.cimd",
+            "asm.dcr",
+            "asm.private_key_jwt",
+            "asm.scopes",
+            "asm.offline_access",
+            "asm.iss",
+            "asm.grant_types",
+        ),
         "asm.registration",
     ),
     Step(
