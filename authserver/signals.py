@@ -34,7 +34,11 @@ def _user_id_of(username: str | None) -> int | None:
 @receiver(user_logged_in)
 def record_login(sender, request, user, **kwargs) -> None:
     audit.event(
-        "login_succeeded", user_id=user.pk, username=user.get_username(), ip=_ip(request), **sign_in_method(request, user)
+        "login_succeeded",
+        user_id=user.pk,
+        username=user.get_username(),
+        ip=_ip(request),
+        **sign_in_method(request, user),
     )
 
 
@@ -81,9 +85,7 @@ def store_upstream_token(sender, request, user, sociallogin=None, **kwargs) -> N
 def record_link(sender, request, sociallogin, **kwargs) -> None:
     upstream.remember(sociallogin)
     if sociallogin.state.get("process") == "connect":
-        audit.event(
-            "sso_account_linked", user_id=sociallogin.user.pk, provider=sociallogin.account.provider, by="user"
-        )
+        audit.event("sso_account_linked", user_id=sociallogin.user.pk, provider=sociallogin.account.provider, by="user")
 
 
 @receiver(social_account_removed)

@@ -147,7 +147,9 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             users = list(users_with_email(email)[:2])
             if len(users) == 1 and not (users[0].is_staff or users[0].is_superuser):
                 sociallogin.connect(request, users[0])
-                audit.event("sso_account_linked", user_id=users[0].pk, provider=sociallogin.account.provider, by="email")
+                audit.event(
+                    "sso_account_linked", user_id=users[0].pk, provider=sociallogin.account.provider, by="email"
+                )
                 return
             if users:
                 raise refusal(

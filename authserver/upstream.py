@@ -103,7 +103,9 @@ def refresh(stored: SocialToken) -> None:
     except (requests.RequestException, ValueError) as exc:
         raise UpstreamTokenUnavailable(f"The identity provider {provider_id!r} cannot be reached.") from exc
     if "access_token" not in data:
-        audit.event("upstream_refresh_failed", user_id=stored.account.user_id, provider=provider_id, status=answer.status_code)
+        audit.event(
+            "upstream_refresh_failed", user_id=stored.account.user_id, provider=provider_id, status=answer.status_code
+        )
         raise UpstreamTokenUnavailable("Your sign-in at the identity provider has expired: sign in again.")
     fresh = provider.get_oauth2_adapter(None).parse_token(data)
     stored.token = encrypt(fresh.token)
@@ -135,8 +137,10 @@ class StoredUpstreamTokens:
         with transaction.atomic():
             # One refresh at a time per account: providers that rotate refresh tokens would
             # refuse the second of two parallel refreshes.
-            stored = SocialToken.objects.select_for_update().select_related("account").get(
-                pk=SocialToken.objects.filter(account=account).order_by("-pk").values("pk")[:1]
+            stored = (
+                SocialToken.objects.select_for_update()
+                .select_related("account")
+                .get(pk=SocialToken.objects.filter(account=account).order_by("-pk").values("pk")[:1])
             )
             if expired(stored):
                 refresh(stored)

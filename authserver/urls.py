@@ -33,7 +33,6 @@ oauth_patterns = [
 ]
 
 
-
 def limited(patterns: list, methods: tuple[str, ...]) -> list:
     """allauth's URL patterns, their views counted against the sign-in limit (the sign-in page's,
     authserver/throttling.py): a provider sign-in costs outbound requests, an MFA code a guess."""
@@ -41,7 +40,9 @@ def limited(patterns: list, methods: tuple[str, ...]) -> list:
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
             inner = limited(pattern.url_patterns, methods)
-            result.append(URLResolver(pattern.pattern, inner, pattern.default_kwargs, pattern.app_name, pattern.namespace))
+            result.append(
+                URLResolver(pattern.pattern, inner, pattern.default_kwargs, pattern.app_name, pattern.namespace)
+            )
         else:
             view = throttled("login", methods)(pattern.callback)
             result.append(URLPattern(pattern.pattern, view, pattern.default_args, pattern.name))

@@ -127,8 +127,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "authserver.mfa.StaffMfaMiddleware",  # MFA_REQUIRED_FOR_STAFF: enrol before /admin/
     "django.contrib.messages.middleware.MessageMiddleware",
+    "authserver.mfa.StaffMfaMiddleware",  # MFA_REQUIRED_FOR_STAFF: enrol before /admin/
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
@@ -238,7 +238,7 @@ SSO_OIDC_ISSUER = os.environ.get("SSO_OIDC_ISSUER", "").strip().rstrip("/")
 SSO_OIDC_CLIENT_ID = os.environ.get("SSO_OIDC_CLIENT_ID", "").strip()
 SSO_OIDC_CLIENT_SECRET = os.environ.get("SSO_OIDC_CLIENT_SECRET", "")
 SSO_OIDC_NAME = os.environ.get("SSO_OIDC_NAME", "").strip() or "your organisation"
-SSO_OIDC_SCOPES = env_list("SSO_OIDC_SCOPES", ["openid", "email", "profile"])
+SSO_OIDC_SCOPES = env_list("SSO_OIDC_SCOPES") or ["openid", "email", "profile"]
 SSO_OIDC_PROVIDER_ID = "sso"  # in the callback URL: /accounts/oidc/sso/login/callback/
 SSO_GITHUB_CLIENT_ID = os.environ.get("SSO_GITHUB_CLIENT_ID", "").strip()
 SSO_GITHUB_CLIENT_SECRET = os.environ.get("SSO_GITHUB_CLIENT_SECRET", "")

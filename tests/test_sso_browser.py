@@ -52,7 +52,9 @@ def sso_browser_stack(oidc_provider: OidcProvider) -> Iterator[LiveServer]:
 def no_csp_violations(page: Page) -> list[str]:
     """Collects the console's Content-Security-Policy reports (a blocked form redirect shows here)."""
     found: list[str] = []
-    page.on("console", lambda message: found.append(message.text) if "Content Security Policy" in message.text else None)
+    page.on(
+        "console", lambda message: found.append(message.text) if "Content Security Policy" in message.text else None
+    )
     return found
 
 

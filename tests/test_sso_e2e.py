@@ -6,10 +6,14 @@ use (stored encrypted, refreshed when it expired, never handed to the MCP client
 from __future__ import annotations
 
 from collections.abc import Iterator
+from html.parser import HTMLParser
 
 import pytest
 from cryptography.fernet import Fernet
 
+from democlient import flow, mcp
+from tests.conftest import REDIRECT_URI
+from tests.support.admin_session import AdminSession
 from tests.support.oidc_provider import OidcProvider
 from tests.support.server import LiveServer
 from tests.support.upstream import UpstreamBrowser, path_of, sso_server
@@ -101,3 +105,59 @@ def test_members_of_the_staff_group_become_administrators(sso_stack, oidc_provid
         browser.sign_in()
         assert browser.http.get(sso_stack.url + "/admin/").url.path == "/admin/login/"  # not staff
     assert users(sso_stack, "ada")[0][1:3] == (False, False)
+
+
+class FormFields(HTMLParser):
+    """The values a browser would submit from a Django admin change form."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields: list[tuple[str, str]] = []
+        self._select: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        a = dict(attrs)
+        if tag == "input" and a.get("name") and a.get("type") not in ("submit", "button", "file"):
+            if a.get("type") in ("checkbox", "radio") and "checked" not in a:
+                return
+            self.fields.append((a["name"], a.get("value") or ("on" if a.get("type") == "checkbox" else "")))
+        elif tag == "select":
+            self._select = a.get("name")
+        elif tag == "option" and self._select and "selected" in a:
+            self.fields.append((self._select, a.get("value", "")))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "select":
+            self._select = None
+
+
+def test_deactivating_a_provider_user_in_the_admin_stops_their_tokens(sso_stack, oidc_provider, http) -> None:
+    client_id = flow.register(
+        http,
+        sso_stack.url + "/register",
+        {"client_name": "SSO e2e", "redirect_uris": [REDIRECT_URI], "token_endpoint_auth_method": "none"},
+    )["client_id"]
+    request = flow.AuthorizationRequest(client_id, REDIRECT_URI, "mcp:read", sso_stack.mcp_url)
+    with UpstreamBrowser(sso_stack, oidc_provider, "ada") as browser:
+        callback = browser.authorize(request.url(sso_stack.url + "/authorize"))
+    token = flow.exchange_code(http, sso_stack.url + "/token", request, callback.code).json()["access_token"]
+    reply = mcp.call(http, sso_stack.mcp_url, token, "tools/call", {"name": "whoami", "arguments": {}})
+    assert reply.status == 200 and reply.result["structuredContent"]["user"] == "ada"
+
+    with AdminSession(sso_stack) as admin:
+        pk = users(sso_stack, "ada")[0][0]
+        path = f"/admin/auth/user/{pk}/change/"
+        page = admin.http.get(path)
+        assert "Signs in with these identity providers" in page.text
+        parser = FormFields()
+        parser.feed(page.text)
+        fields: dict[str, list[str]] = {}
+        for name, value in parser.fields:
+            if name != "is_active":  # the administrator unticks "Active"
+                fields.setdefault(name, []).append(value)
+        saved = admin.http.post(path, data=fields, headers={"Referer": sso_stack.url + path})
+        assert saved.status_code == 302, saved.text[:500]
+    assert users(sso_stack, "ada")[0][0] == pk
+    assert sso_stack.execute("SELECT is_active FROM auth_user WHERE id = %s", (pk,))[0][0] in (False, 0)
+    refused = mcp.call(http, sso_stack.mcp_url, token, "tools/call", {"name": "whoami", "arguments": {}})
+    assert refused.status == 401

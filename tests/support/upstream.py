@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import html
 import re
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx2
 
+from democlient import flow
 from tests.support.oidc_provider import PASSWORD, OidcProvider
 from tests.support.server import LiveServer
 
@@ -54,6 +55,26 @@ class UpstreamBrowser:
     def sign_in(self, next_url: str = "/account/apps/") -> httpx2.Response:
         """From our sign-in page through the provider and back; the last answer."""
         page = self.http.get(self.server.url + "/accounts/login/", params={"next": next_url})
+        return self.press_provider_button(page, next_url)
+
+    def authorize(self, authorize_url: str) -> flow.Callback:
+        """An MCP client's authorization request: our sign-in page, the provider, our consent
+        page (allowed), and the redirect to the client with the code."""
+        page = self.http.get(authorize_url)
+        next_url = parse_qs(urlsplit(str(page.url)).query)["next"][0]
+        consent = self.press_provider_button(page, next_url)
+        assert consent.status_code == 200 and 'id="authorizationForm"' in consent.text, consent.text[:300]
+        form = {name: html.unescape(value) for name, value in flow.HIDDEN_INPUT.findall(consent.text)}
+        answer = self.http.post(
+            self.server.url + "/authorize",
+            data={**form, "allow": "on"},
+            headers={"Referer": str(consent.url)},
+            follow_redirects=False,
+        )
+        assert answer.status_code == 302, answer.text[:300]
+        return flow.callback_from(answer.headers["location"])
+
+    def press_provider_button(self, page: httpx2.Response, next_url: str) -> httpx2.Response:
         assert page.status_code == 200, page.status_code
         action = PROVIDER_FORM.search(page.text)
         assert action, "no provider button on the sign-in page"
