@@ -255,7 +255,8 @@ def with_sign_in_csp(view):
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         response = view(request, *args, **kwargs)
-        response["Content-Security-Policy"] = sign_in_policy(request)
+        if request.method in ("GET", "POST"):  # the answers that can hold a form
+            response["Content-Security-Policy"] = sign_in_policy(request)
         return response
 
     return wrapper

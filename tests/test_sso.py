@@ -292,3 +292,24 @@ def test_key_rotation_reencrypts_the_stored_tokens(providers, browser, settings)
 
     settings.UPSTREAM_TOKEN_KEYS = [new]  # the old key can go now
     assert StoredUpstreamTokens().token_for(stored.account.user_id).access_token == GOOGLE_TOKEN
+
+
+@pytest.mark.django_db
+def test_a_social_application_added_in_the_admin_works_too(browser) -> None:
+    from allauth.socialaccount.models import SocialApp
+
+    SocialApp.objects.create(
+        provider="openid_connect",
+        provider_id="corp",
+        name="Corp SSO",
+        client_id="corp-client",
+        secret="corp-secret",
+        settings={"server_url": "https://login.corp.example/realms/staff"},
+    )
+    page = browser.get("/accounts/login/", {"next": "/account/apps/"})
+    assert "Continue with Corp SSO" in page.content.decode()
+    assert 'action="/accounts/oidc/corp/login/' in page.content.decode()
+    assert page["Content-Security-Policy"].endswith("form-action 'self' https://login.corp.example")
+    out = io.StringIO()
+    call_command("sso_callback_urls", stdout=out)
+    assert "Corp SSO" in out.getvalue()
