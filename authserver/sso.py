@@ -5,7 +5,7 @@ Who gets which account (SECURITY.md, "Account linking"):
 1. A provider account already linked signs in to its user.
 2. Otherwise, a provider that vouches for an e-mail address (verified) that exactly one local
    account has links to that account, unless it is an administrator's: administrators link a
-   provider themselves, signed in (their account page), so that nobody becomes one by e-mail.
+   provider themselves, signed in (Security › Linked sign-ins), so nobody becomes one by e-mail.
 3. Otherwise, if a local account has the address but the provider did not verify it, nothing is
    linked and the person is told why (no account is created beside it either).
 4. Otherwise the first sign-in creates the user.
@@ -33,8 +33,6 @@ from common import audit
 
 # The messages allauth adds on sign-in and sign-out: the pages say who is signed in already.
 QUIET_MESSAGES = ("account/messages/logged_in.txt", "account/messages/logged_out.txt")
-# Where each built-in provider sends people to sign in (the CSP's form-action must allow it).
-PROVIDER_ORIGINS = {"github": "https://github.com", "google": "https://accounts.google.com"}
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -137,7 +135,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
                     "Your e-mail address was not confirmed",
                     f"An account here already uses the address {email}, but {name} did not confirm that the "
                     "address is yours, so your sign-in was not linked to that account.",
-                    f"Sign in with your user name and password, then link {name} on your account page; or "
+                    f"Sign in with your user name and password, then link {name} under Security › Linked sign-ins; or "
                     f"confirm the address at {name} and try again.",
                 )
 
@@ -159,7 +157,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
                     "Sign in with your password first",
                     f"An account here already uses the address {email}. It was not linked to your {name} "
                     "account automatically.",
-                    f"Sign in with your user name and password, then link {name} on your account page.",
+                    f"Sign in with your user name and password, then link {name} under Security › Linked sign-ins.",
                 )
 
     def save_user(self, request: HttpRequest, sociallogin: SocialLogin, form=None):
@@ -193,12 +191,12 @@ def provider_origins(request: HttpRequest | None = None) -> list[str]:
     origins = set()
     for provider in configured_providers(request):
         if provider.id == "openid_connect":
-            server_url = provider.app.settings.get("server_url", "")
-            parts = urlsplit(server_url)
-            if parts.scheme and parts.netloc:
-                origins.add(f"{parts.scheme}://{parts.netloc}")
-        elif provider.id in PROVIDER_ORIGINS:
-            origins.add(PROVIDER_ORIGINS[provider.id])
+            # Its authorization endpoint is in the discovery document, on the issuer's origin.
+            parts = urlsplit(provider.app.settings.get("server_url", ""))
+        else:  # GitHub's and Google's are fixed in their allauth adapters
+            parts = urlsplit(provider.get_oauth2_adapter(request).authorize_url)
+        if parts.scheme and parts.netloc:
+            origins.add(f"{parts.scheme}://{parts.netloc}")
     return sorted(origins)
 
 

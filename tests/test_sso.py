@@ -313,3 +313,14 @@ def test_a_social_application_added_in_the_admin_works_too(browser) -> None:
     out = io.StringIO()
     call_command("sso_callback_urls", stdout=out)
     assert "Corp SSO" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_the_security_pages_offer_second_factors_and_linking_a_provider(providers, browser) -> None:
+    get_user_model().objects.create_user("hana", password="hana-password-123")
+    assert browser.post("/accounts/login/", {"username": "hana", "password": "hana-password-123"}).status_code == 302
+    factors = browser.get("/accounts/2fa/").content.decode()
+    assert "Authenticator App" in factors and "Linked sign-ins" in factors
+    linked = browser.get("/accounts/3rdparty/")
+    assert linked.status_code == 200
+    assert 'href="/accounts/github/login/?process=connect"' in linked.content.decode()
