@@ -12,13 +12,20 @@ import asyncio
 import base64
 import json
 import warnings
-from typing import Any
+from typing import Annotated, Any
 
 from mcp.types import (
     AudioContent,
+    CreateMessageRequest,
+    CreateMessageRequestParams,
+    ElicitRequest,
+    ElicitRequestFormParams,
+    ElicitResult,
     EmbeddedResource,
     EmptyResult,
     ImageContent,
+    InputRequest,
+    ListRootsRequest,
     SamplingMessage,
     SetLevelRequestParams,
     SubscribeRequestParams,
@@ -28,7 +35,19 @@ from mcp.types import (
 )
 from pydantic import BaseModel, Field
 
-from mcpserver.api import Context, UserMessage, mcp_method, mcp_prompt, mcp_resource, mcp_tool
+from mcpserver.api import (
+    Context,
+    InputRequiredResult,
+    UserMessage,
+    ask_model,
+    ask_user,
+    client_can,
+    list_roots,
+    mcp_method,
+    mcp_prompt,
+    mcp_resource,
+    mcp_tool,
+)
 
 # A 1×1 PNG and a tiny WAV header: the suite checks type and MIME type, not the picture.
 PNG_BASE64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
@@ -90,16 +109,45 @@ class EnumForm(BaseModel):
     )
 
 
+class Name(BaseModel):
+    name: str
+
+
+class Colour(BaseModel):
+    color: str
+
+
+class Confirmation(BaseModel):
+    ok: bool
+
+
+class PromptContext(BaseModel):
+    context: str
+
+
+# SEP-1613 / SEP-2106: the 2020-12 keywords a derived schema never has (composition, conditionals,
+# $anchor) must reach tools/list as written.
 JSON_SCHEMA_2020_12: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
     "$defs": {
         "address": {
+            "$anchor": "addressDef",
             "type": "object",
             "properties": {"street": {"type": "string"}, "city": {"type": "string"}},
         }
     },
-    "properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/address"}},
+    "properties": {
+        "name": {"type": "string"},
+        "address": {"$ref": "#/$defs/address"},
+        "contactMethod": {"type": "string", "enum": ["phone", "email"]},
+        "phone": {"type": "string"},
+        "email": {"type": "string"},
+    },
+    "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+    "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+    "then": {"required": ["phone"]},
+    "else": {"required": ["email"]},
     "additionalProperties": False,
 }
 
@@ -188,36 +236,137 @@ def test_error_handling() -> str:
     raise RuntimeError("This tool intentionally returns an error for testing")
 
 
+# The tools that ask go through the public API's ask_user/ask_model/list_roots: in a 2025-xx
+# session the request goes to the client mid-call; on 2026-07-28 the call answers input_required.
 @mcp_tool
-async def test_sampling(prompt: str, ctx: Context) -> str:
-    """Asks the client's model (needs a stateful session)."""
-    result = await ctx.session.create_message(
-        messages=[SamplingMessage(role="user", content=TextContent(type="text", text=prompt))],
-        max_tokens=100,
-        related_request_id=ctx.request_id,
-    )
-    text = result.content.text if result.content.type == "text" else "(no text)"
-    return f"LLM response: {text}"
+async def test_sampling(prompt: str) -> str:
+    """Asks the client's model."""
+    reply = await ask_model(prompt, max_tokens=100)
+    return f"LLM response: {reply.content.text if reply.content.type == 'text' else '(no text)'}"
 
 
 @mcp_tool
-async def test_elicitation(message: str, ctx: Context) -> str:
-    """Asks the user for a user name and an e-mail address (needs a stateful session)."""
-    return "User response: " + _elicited(await ctx.elicit(message=message, schema=Contact))
+async def test_elicitation(message: str) -> str:
+    """Asks the user for a user name and an e-mail address."""
+    return "User response: " + _elicited(await ask_user(message, Contact))
 
 
 @mcp_tool
-async def test_elicitation_sep1034_defaults(ctx: Context) -> str:
-    """Asks the user with a default for every field (needs a stateful session)."""
-    result = await ctx.elicit(message="Please review your details", schema=DefaultsForm)
-    return "Elicitation result: " + _elicited(result)
+async def test_elicitation_sep1034_defaults() -> str:
+    """Asks the user with a default for every field."""
+    return "Elicitation result: " + _elicited(await ask_user("Please review your details", DefaultsForm))
 
 
 @mcp_tool
-async def test_elicitation_sep1330_enums(ctx: Context) -> str:
-    """Asks the user to pick from each kind of enum (needs a stateful session)."""
-    result = await ctx.elicit(message="Please choose", schema=EnumForm)
-    return "Elicitation completed: " + _elicited(result)
+async def test_elicitation_sep1330_enums() -> str:
+    """Asks the user to pick from each kind of enum."""
+    return "Elicitation completed: " + _elicited(await ask_user("Please choose", EnumForm))
+
+
+@mcp_tool
+async def test_missing_capability() -> str:
+    """Needs the client's sampling capability: without it, -32021 and HTTP 400 (SEP-2575)."""
+    await ask_model("Say hello", max_tokens=20)
+    return "Client declared sampling capability; proceeding."
+
+
+REGION = Field(description="Sent as the Mcp-Param-Region header too", json_schema_extra={"x-mcp-header": "Region"})
+
+
+@mcp_tool
+def test_x_mcp_header(region: Annotated[str, REGION] = "<none>") -> str:
+    """Has a parameter a 2026-07-28 client mirrors into a header (SEP-2243)."""
+    return f"region={region}"
+
+
+# --- SEP-2322 multi-round-trip requests (2026-07-28) ---------------------------------------------
+
+
+def _name_question(message: str = "What is your name?") -> ElicitRequest:
+    schema = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+    return ElicitRequest(params=ElicitRequestFormParams(message=message, requested_schema=schema))
+
+
+def _model_question(text: str, max_tokens: int) -> CreateMessageRequest:
+    messages = [SamplingMessage(role="user", content=TextContent(type="text", text=text))]
+    return CreateMessageRequest(params=CreateMessageRequestParams(messages=messages, max_tokens=max_tokens))
+
+
+@mcp_tool
+async def test_input_required_result_elicitation(ctx: Context) -> str | InputRequiredResult:
+    """Asks for a name. Written with the SDK's InputRequiredResult rather than ask_user: the suite
+    also sends the answer without any requestState, which ask_user does not take."""
+    answer = (ctx.input_responses or {}).get("user_name")
+    if isinstance(answer, ElicitResult) and answer.action == "accept" and answer.content:
+        return f"Hello, {answer.content.get('name', 'stranger')}!"
+    return InputRequiredResult(input_requests={"user_name": _name_question()})
+
+
+@mcp_tool
+async def test_input_required_result_sampling() -> str:
+    """Asks the client's model."""
+    reply = await ask_model("What is the capital of France?", max_tokens=100, key="capital_question")
+    return f"Model said: {reply.content.text if reply.content.type == 'text' else '?'}"
+
+
+@mcp_tool
+async def test_input_required_result_list_roots() -> str:
+    """Asks for the client's roots."""
+    return f"Client exposed {len(await list_roots(key='client_roots'))} root(s)."
+
+
+async def _confirmed() -> str:
+    answer = await ask_user("Please confirm", Confirmation, key="confirm")
+    return f"state-ok: confirmation {answer.action}"
+
+
+@mcp_tool
+async def test_input_required_result_request_state() -> str:
+    """Asks for a confirmation; the answer comes back with the state."""
+    return await _confirmed()
+
+
+@mcp_tool
+async def test_input_required_result_multiple_inputs(ctx: Context) -> str | InputRequiredResult:
+    """Asks the user, the model and for the roots in one round (ask_user and the others ask one
+    question per round, so this one is written with the SDK's InputRequiredResult)."""
+    if {"user_name", "greeting", "client_roots"} <= set(ctx.input_responses or {}):
+        return "All inputs received."
+    questions: dict[str, InputRequest] = {
+        "user_name": _name_question(),
+        "greeting": _model_question("Generate a greeting", 50),
+        "client_roots": ListRootsRequest(),
+    }
+    return InputRequiredResult(input_requests=questions, request_state="multiple-inputs")
+
+
+@mcp_tool
+async def test_input_required_result_multi_round() -> str:
+    """Asks two questions, one per round; the first answer travels in the state."""
+    name = await ask_user("Step 1: What is your name?", Name, key="step1")
+    color = await ask_user("Step 2: What is your favorite color?", Colour, key="step2")
+    return f"{_value(name, 'name')} likes {_value(color, 'color')}."
+
+
+@mcp_tool
+async def test_input_required_result_tampered_state() -> str:
+    """Asks for a confirmation; the SDK refuses a state that was changed on the way."""
+    return await _confirmed()
+
+
+@mcp_tool
+async def test_input_required_result_capabilities() -> InputRequiredResult:
+    """Asks only what the client declared it can answer."""
+    questions: dict[str, InputRequest] = {}
+    if client_can("sampling"):
+        questions["sample"] = _model_question("Say hello", 50)
+    if client_can("elicitation"):
+        questions["ask"] = _name_question()
+    return InputRequiredResult(input_requests=questions, request_state="capability-gated")
+
+
+def _value(answer, field: str) -> str:
+    return getattr(answer.data, field) if answer.action == "accept" else "(no answer)"
 
 
 @mcp_tool(input_schema=JSON_SCHEMA_2020_12)
@@ -290,6 +439,13 @@ def test_prompt_with_embedded_resource(resourceUri: str) -> list[UserMessage]:  
         ),
         UserMessage("Please process the embedded resource above."),
     ]
+
+
+@mcp_prompt
+async def test_input_required_result_prompt() -> list[UserMessage]:
+    """A prompt that asks the user what to use (SEP-2322 beyond tools/call)."""
+    answer = await ask_user("What context should the prompt use?", PromptContext, key="user_context")
+    return [UserMessage(f"Use the following context: {_value(answer, 'context')}")]
 
 
 @mcp_prompt

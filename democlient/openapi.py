@@ -531,7 +531,12 @@ def build_openapi(inputs: Inputs) -> dict[str, Any]:
                         "description": "The JSON-RPC response: one JSON body for requests that cannot produce "
                         "notifications (the list methods, `initialize`, `ping`, tools that never report progress or "
                         "log), otherwise a short `text/event-stream` (the tool's progress and log notifications, "
-                        "then the response). Tool failures are results with `isError: true`.",
+                        "then the response). Tool failures are results with `isError: true`. A tool that asks "
+                        "the person (a note's deletion asks to confirm), the client's model or its roots answers a "
+                        '2026-07-28 call with `resultType: "input_required"`, its `inputRequests` and a sealed '
+                        "`requestState`: call again with `inputResponses` and that `requestState` (any server of "
+                        "the deployment takes it, once, within ten minutes). In a 2025-xx session the question "
+                        "comes as a request in the middle of the call instead.",
                         "content": {
                             JSON: {"schema": {"$ref": "#/components/schemas/JsonRpcResponse"}},
                             "text/event-stream": {"schema": {"type": "string"}},
@@ -540,7 +545,9 @@ def build_openapi(inputs: Inputs) -> dict[str, Any]:
                     "202": {"description": "A notification was accepted (no body)."},
                     "400": {
                         "description": "A JSON-RPC error: parse error, bad `_meta`, headers that disagree with the "
-                        "body (-32020) or an unsupported protocol version (-32022).",
+                        "body (-32020), a tool that needs a client capability the request did not declare (-32021, "
+                        "`data.requiredCapabilities`), an unsupported protocol version (-32022), or a "
+                        "`requestState` that was changed, has expired or was already answered (-32602).",
                         "content": {JSON: {"schema": {"$ref": "#/components/schemas/JsonRpcResponse"}}},
                     },
                     "401": {

@@ -25,6 +25,9 @@ Rules (docs/extending.md explains each):
   token at the identity provider they signed in with, for calling its APIs (never for the
   client). Raise `ToolError` (or `ResourceError`) with a
   message for the user; any other exception reaches the client as a bare "Error executing tool".
+- An async tool or prompt may ask the person (`await ask_user(message, Form)`), the client's
+  model (`await ask_model(prompt)`) or its roots (`await list_roots()`), on every protocol
+  revision the client can be asked on; `CannotAsk` when it cannot (see mcpserver/asking.py).
 
 Mistakes (an undeclared scope, two tools with one name, a URI template that does not parse) are
 Django system check errors that name the file and the tool, and stop start-up.
@@ -36,24 +39,31 @@ import inspect
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from mcp.server.elicitation import AcceptedElicitation, CancelledElicitation, DeclinedElicitation
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.server.mcpserver.prompts.base import AssistantMessage, UserMessage
-from mcp.types import EmbeddedResource, Resource, TextResourceContents, ToolAnnotations
+from mcp.types import EmbeddedResource, InputRequiredResult, Resource, TextResourceContents, ToolAnnotations
 
 from common.scopes import BASELINE as BASELINE_SCOPE
 from common.scopes import registry as _scopes
 
+from .asking import CannotAsk, ask_model, ask_user, client_can, list_roots
 from .db import run_sync
 from .identity import CurrentUser, UpstreamToken, UpstreamTokenUnavailable, current_user
 from .registry import Declaration, registry, where
 
 __all__ = [
     "BASELINE_SCOPE",
+    "AcceptedElicitation",
     "AssistantMessage",
+    "CancelledElicitation",
+    "CannotAsk",
     "Context",
     "CurrentUser",
+    "DeclinedElicitation",
     "EmbeddedResource",
+    "InputRequiredResult",
     "Resource",
     "ResourceError",
     "TextResourceContents",
@@ -62,8 +72,12 @@ __all__ = [
     "UpstreamToken",
     "UpstreamTokenUnavailable",
     "UserMessage",
+    "ask_model",
+    "ask_user",
+    "client_can",
     "current_user",
     "declare_scope",
+    "list_roots",
     "mcp_method",
     "mcp_prompt",
     "mcp_resource",
@@ -106,8 +120,12 @@ def mcp_tool(
     input_schema: dict[str, Any] | None = None,
     meta: dict[str, Any] | None = None,
 ) -> Any:
-    """Declare a tool. Its input schema comes from the signature (or `input_schema`), its
-    description from the docstring; `annotations` tell clients whether it changes data."""
+    """Declare a tool. Its input schema comes from the signature, its description from the
+    docstring; `annotations` tell clients whether it changes data.
+
+    `input_schema`: a JSON Schema (2020-12) to list instead of the derived one, kept exactly as
+    written (`allOf`, `if`/`then`/`else`, `$defs`, `$anchor`…); the arguments of a call are checked
+    against it as well as against the signature."""
 
     def declare(function: F) -> F:
         options = _given(title=title, description=description, annotations=annotations, meta=meta)

@@ -10,7 +10,7 @@ from django.core import checks
 from django.core.management.base import SystemCheckError
 
 from .registry import Registry, registry
-from .server import add, new_server
+from .server import add, new_server, sdk_tool
 
 
 def check_registry(app_configs: Any = None, source: Registry | None = None, **kwargs: Any) -> list[checks.Error]:
@@ -29,7 +29,10 @@ def sdk_refusals(source: Registry) -> list[checks.Error]:
     errors = []
     for declaration in source.declarations:
         try:
-            add(server, declaration)
+            if declaration.kind == "tool":
+                sdk_tool(declaration)
+            else:
+                add(server, declaration)
         except Exception as exc:  # noqa: BLE001 (whatever the SDK raises is the app author's to read)
             errors.append(
                 checks.Error(

@@ -85,6 +85,20 @@ def bearer_token(scope: Scope) -> str | None:
     return None
 
 
+OWS = b" \t"  # RFC 9110 §5.5: SP and HTAB around a field value are not part of it
+
+
+def without_ows(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """`headers` with the optional whitespace around each value removed, which the HTTP server
+    (httptools) leaves in, as RFC 9110 §5.5 requires before a value is evaluated (`Mcp-Name:
+    whoami ` names the tool `whoami`). The list itself when no value has any: nothing is copied
+    on the usual request, and the test is one C-level strip per header (about 0.5 µs in all)."""
+    for _name, value in headers:
+        if value != value.strip(OWS):
+            return [(name, value.strip(OWS)) for name, value in headers]
+    return headers
+
+
 def header(scope: Scope, wanted: bytes) -> str | None:
     for name, value in scope["headers"]:
         if name == wanted:
@@ -166,6 +180,9 @@ class BearerGate:
         too_large = header_problem(scope["headers"])
         if too_large:
             return await self.jsonrpc_error(send, 431, -32600, too_large)
+        # From here on the gate and the SDK behind it read the same values: the Mcp-Method and
+        # Mcp-Name the scope is decided by are the ones the SDK then holds the body to.
+        scope["headers"] = without_ows(scope["headers"])
 
         # DNS rebinding first: a foreign Host or Origin gets 421/403 whatever it carries.
         refusal = await self.transport_security.validate_request(Request(scope), is_post=False)

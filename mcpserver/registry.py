@@ -17,8 +17,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from django.conf import settings
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from jsonschema.validators import validator_for
 from mcp.server.mcpserver.utilities.context_injection import find_context_parameter
-from mcp.shared.inbound import NAME_BEARING_METHODS
+from mcp.shared.inbound import NAME_BEARING_METHODS, find_invalid_x_mcp_header
 from mcp.shared.uri_template import InvalidUriTemplate, UriTemplate
 
 from common.scopes import BASELINE, Problem
@@ -154,7 +157,23 @@ def declaration_problems(declaration: Declaration) -> list[Problem]:
     for argument in declaration.complete:
         if argument not in parameters:
             found.append(Problem("mcp.E005", f"{at} completes {argument!r}, which is not one of its parameters"))
+    if declaration.input_schema is not None:
+        problem = input_schema_problem(declaration.input_schema)
+        if problem:
+            found.append(Problem("mcp.E007", f"{at} has an input schema MCP clients cannot use: {problem}"))
     return found
+
+
+def input_schema_problem(schema: Any) -> str | None:
+    """What is wrong with a tool's own input schema: not a JSON Schema (2020-12 unless its
+    `$schema` says otherwise), not an object schema, or a misplaced `x-mcp-header`."""
+    if not isinstance(schema, dict) or schema.get("type") != "object":
+        return 'a tool\'s input schema must be a JSON object schema ("type": "object")'
+    try:
+        validator_for(schema, default=Draft202012Validator).check_schema(schema)
+    except SchemaError as exc:
+        return exc.message
+    return find_invalid_x_mcp_header(schema)
 
 
 # The registry of this process.

@@ -8,6 +8,14 @@ asks for a scope, the tool's structured result, its error message.
 Queries of synchronous tools run on the server's database threads, which see only committed
 rows: with pytest-django, use the `transactional_db` fixture (or `TransactionTestCase`).
 
+A tool that asks the person (`ask_user`) is answered by `answer`, speaking 2026-07-28 as a client
+does: each question the server returns goes to `answer`, and the call is retried with the answers
+and the server's `requestState` until it completes (`rounds` keeps the questions).
+
+    with McpTestClient(user, scopes=["crm:write"], protocol=MODERN,
+                       answer=lambda question: {"action": "accept", "content": {"delete": True}}) as mcp:
+        mcp.call_tool("crm_delete_contact", {"id": 1})
+
     def test_adding_needs_the_write_scope(transactional_db):
         user = User.objects.create_user("ada")
         with McpTestClient(user, scopes=["mcp:read"]) as mcp:
@@ -22,7 +30,7 @@ import contextlib
 import itertools
 import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from types import TracebackType
 from typing import Any
@@ -37,6 +45,8 @@ from .db import close_thread_connections
 LEGACY = "2025-11-25"  # initialize-based sessions (stateless here: no initialize needed)
 MODERN = "2026-07-28"  # per-request `_meta` and the Mcp-Method / Mcp-Name headers
 NAMED_BY = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
+EVERY_CAPABILITY = {"elicitation": {"form": {}}, "sampling": {}, "roots": {}}
+MAX_ROUNDS = 10
 
 
 class InsufficientScope(Exception):
@@ -61,11 +71,25 @@ class ToolFailed(Exception):
 
 
 class McpTestClient:
-    def __init__(self, user: Any, scopes: list[str] | tuple[str, ...] = ("mcp:read",), protocol: str = LEGACY) -> None:
-        """`protocol`: the revision to speak, LEGACY (2025-11-25) or MODERN (2026-07-28)."""
+    def __init__(
+        self,
+        user: Any,
+        scopes: list[str] | tuple[str, ...] = ("mcp:read",),
+        protocol: str = LEGACY,
+        answer: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        capabilities: dict[str, Any] | None = None,
+    ) -> None:
+        """`protocol`: the revision to speak, LEGACY (2025-11-25) or MODERN (2026-07-28).
+        `answer`: answers the server's questions on MODERN (an input request such as
+        `{"method": "elicitation/create", "params": {...}}` in, the client's result out).
+        `capabilities`: what the client declares on MODERN (default: elicitation, sampling and
+        roots when it answers, nothing otherwise)."""
         self.user = user
         self.scopes = list(scopes)
         self.protocol = protocol
+        self.answer = answer
+        self.capabilities = capabilities if capabilities is not None else (EVERY_CAPABILITY if answer else {})
+        self.rounds: list[dict[str, Any]] = []  # every input_required result, in order
         self.ids = itertools.count(1)
         self.http: TestClient | None = None
         self.token = ""
@@ -100,7 +124,7 @@ class McpTestClient:
                 headers["Mcp-Name"] = str(params[NAMED_BY[method]])
             params["_meta"] = {
                 "io.modelcontextprotocol/protocolVersion": MODERN,
-                "io.modelcontextprotocol/clientCapabilities": {},
+                "io.modelcontextprotocol/clientCapabilities": self.capabilities,
             }
         body = {"jsonrpc": "2.0", "id": next(self.ids), "method": method, "params": params}
         response = self.http.post(settings.MCP_PATH, content=json.dumps(body), headers=headers)
@@ -115,24 +139,39 @@ class McpTestClient:
             raise McpError(message["error"]["code"], message["error"]["message"])
         return message["result"]
 
+    def answered(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """The result of a request the server may answer with questions: each round's questions
+        go to `answer` and the request is sent again with the answers, as a client does."""
+        result = self.request(method, params)
+        for _round in range(MAX_ROUNDS):
+            if result.get("resultType") != "input_required" or self.answer is None:
+                return result
+            self.rounds.append(result)
+            responses = {key: self.answer(question) for key, question in (result.get("inputRequests") or {}).items()}
+            retry = {**params, "inputResponses": responses}
+            if "requestState" in result:
+                retry["requestState"] = result["requestState"]
+            result = self.request(method, retry)
+        raise AssertionError(f"still asking after {MAX_ROUNDS} rounds")
+
     def list_tools(self) -> list[dict[str, Any]]:
         return self.request("tools/list")["tools"]
 
     def call_tool(self, name: str, arguments: dict[str, Any] | None = None) -> Any:
         """The tool's structured result (or its content, if it has none); ToolFailed on `isError`."""
-        result = self.request("tools/call", {"name": name, "arguments": arguments or {}})
+        result = self.answered("tools/call", {"name": name, "arguments": arguments or {}})
         if result.get("isError"):
             raise ToolFailed(" ".join(item.get("text", "") for item in result["content"]))
         return result.get("structuredContent", result["content"])
 
     def read_resource(self, uri: str) -> list[dict[str, Any]]:
-        return self.request("resources/read", {"uri": uri})["contents"]
+        return self.answered("resources/read", {"uri": uri})["contents"]
 
     def list_resources(self) -> list[dict[str, Any]]:
         return self.request("resources/list")["resources"]
 
     def get_prompt(self, name: str, arguments: dict[str, str] | None = None) -> list[dict[str, Any]]:
-        return self.request("prompts/get", {"name": name, "arguments": arguments or {}})["messages"]
+        return self.answered("prompts/get", {"name": name, "arguments": arguments or {}})["messages"]
 
 
 def last_message(text: str, content_type: str) -> dict[str, Any]:

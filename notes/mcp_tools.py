@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from mcpserver.api import (
     BASELINE_SCOPE,
+    CannotAsk,
     EmbeddedResource,
     Resource,
     ResourceError,
@@ -21,11 +22,13 @@ from mcpserver.api import (
     ToolAnnotations,
     ToolError,
     UserMessage,
+    ask_user,
     current_user,
     declare_scope,
     mcp_prompt,
     mcp_resource,
     mcp_tool,
+    run_sync,
 )
 
 from .models import Note
@@ -136,14 +139,44 @@ def create_note(
     return note_out(Note.objects.create(owner_id=current_user().id, title=title.strip(), body=body))
 
 
+class ConfirmDeletion(BaseModel):
+    """The form the person is shown before a note is deleted."""
+
+    delete: bool = Field(title="Delete it", description="Yes, delete this note for good")
+
+
+CONFIRM_FALLBACK = (
+    "Only for clients that cannot ask the person themselves (MCP 2025-xx without a session): set it "
+    "to true once the person agreed, in the conversation, to delete this very note. A client that "
+    "can be asked is asked, whatever this says."
+)
+
+
 @mcp_tool(scope=WRITE, annotations=ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True))
-def delete_note(note_id: int) -> Deleted:
-    """Delete one of the user's notes for good (needs the mcp:write scope)."""
-    note_id = parse_note_id(note_id)
-    deleted, _ = my_notes().filter(pk=note_id).delete()
-    if not deleted:
+async def delete_note(note_id: int, confirm: Annotated[bool, Field(description=CONFIRM_FALLBACK)] = False) -> Deleted:
+    """Delete one of the user's notes for good, once the person confirms (needs the mcp:write scope)."""
+    note = await run_sync(my_note, note_id)
+    if note is None:
         raise ToolError(f"Note {note_id} does not exist")
-    return Deleted(id=note_id, deleted=True)
+    try:
+        answer = await ask_user(f"Delete the note “{note.title}” for good?", ConfirmDeletion)
+    except CannotAsk as cannot:
+        if not confirm:
+            raise ToolError(
+                f"Deleting a note needs the person's confirmation, and this client cannot ask them "
+                f"({cannot.reason}). Ask them, then call delete_note again with confirm=true."
+            ) from cannot
+    else:
+        if answer.action != "accept" or not answer.data.delete:
+            return Deleted(id=note.pk, deleted=False)
+    if not await run_sync(delete_mine, note.pk):
+        raise ToolError(f"Note {note.pk} does not exist")
+    return Deleted(id=note.pk, deleted=True)
+
+
+def delete_mine(note_id: int) -> int:
+    deleted, _ = my_notes().filter(pk=note_id).delete()
+    return deleted
 
 
 def note_ids_starting(prefix: str) -> list[str]:

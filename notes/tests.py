@@ -33,7 +33,12 @@ def test_write_read_search_and_delete(ada) -> None:
         assert (listed["name"], listed["title"]) == (f"note-{created['id']}", "Groceries")
         messages = mcp.get_prompt("summarize_note", {"note_id": str(created["id"])})
         assert messages[0]["content"]["resource"]["text"] == "# Groceries\n\neggs and flour\n"
-        assert mcp.call_tool("delete_note", {"note_id": created["id"]}) == {"id": created["id"], "deleted": True}
+        # This client speaks 2025-11-25 to a server without sessions: it cannot be asked, so the
+        # deletion goes through only with the confirmation given in the conversation.
+        assert mcp.call_tool("delete_note", {"note_id": created["id"], "confirm": True}) == {
+            "id": created["id"],
+            "deleted": True,
+        }
         with pytest.raises(ToolFailed, match=f"Note {created['id']} does not exist"):
             mcp.call_tool("get_note", {"note_id": created["id"]})
 
@@ -57,3 +62,53 @@ def test_writing_needs_the_write_scope(ada, protocol: str) -> None:
             assert refused.value.scope == "mcp:write"
         with pytest.raises(ToolFailed, match="'0' is not a note id|0 is not a note id"):
             mcp.call_tool("get_note", {"note_id": 0})
+
+
+def confirming(delete: bool):
+    def answer(question: dict) -> dict:
+        assert question["method"] == "elicitation/create"
+        return {"action": "accept", "content": {"delete": delete}}
+
+    return answer
+
+
+def test_deleting_asks_the_person_first_on_2026_07_28(ada) -> None:
+    with McpTestClient(ada, scopes=["mcp:write"], protocol=MODERN, answer=confirming(True)) as mcp:
+        note = mcp.call_tool("create_note", {"title": "Old plans"})
+        assert mcp.call_tool("delete_note", {"note_id": note["id"]}) == {"id": note["id"], "deleted": True}
+        (asked,) = mcp.rounds
+        (question,) = asked["inputRequests"].values()
+        assert question["params"]["message"] == "Delete the note “Old plans” for good?"
+        assert question["params"]["requestedSchema"]["required"] == ["delete"]
+        assert asked["requestState"].startswith("v1.")  # sealed by the SDK, opaque to the client
+        with pytest.raises(ToolFailed, match=f"Note {note['id']} does not exist"):
+            mcp.call_tool("get_note", {"note_id": note["id"]})
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [confirming(False), lambda question: {"action": "decline"}, lambda question: {"action": "cancel"}],
+    ids=["unticked", "declined", "cancelled"],
+)
+def test_a_note_the_person_does_not_confirm_stays(ada, answer) -> None:
+    with McpTestClient(ada, scopes=["mcp:write"], protocol=MODERN, answer=answer) as mcp:
+        note = mcp.call_tool("create_note", {"title": "Keep me"})
+        # The model's own confirm=true changes nothing for a client that can be asked.
+        assert mcp.call_tool("delete_note", {"note_id": note["id"], "confirm": True}) == {
+            "id": note["id"],
+            "deleted": False,
+        }
+        assert mcp.call_tool("get_note", {"note_id": note["id"]})["title"] == "Keep me"
+
+
+@pytest.mark.parametrize("protocol", [LEGACY, MODERN])
+def test_a_client_that_cannot_be_asked_must_pass_the_confirmation(ada, protocol: str) -> None:
+    # LEGACY: 2025-11-25 without a session; MODERN: 2026-07-28 without the elicitation capability.
+    with McpTestClient(ada, scopes=["mcp:write"], protocol=protocol) as mcp:
+        note = mcp.call_tool("create_note", {"title": "Draft"})
+        with pytest.raises(
+            ToolFailed, match="needs the person's confirmation.*call delete_note again with confirm=true"
+        ):
+            mcp.call_tool("delete_note", {"note_id": note["id"]})
+        assert mcp.call_tool("get_note", {"note_id": note["id"]})["title"] == "Draft"
+        assert mcp.call_tool("delete_note", {"note_id": note["id"], "confirm": True})["deleted"] is True

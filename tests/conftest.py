@@ -38,6 +38,17 @@ def stack() -> Iterator[LiveServer]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def stateful_stack() -> Iterator[LiveServer]:
+    """One worker with MCP_STATEFUL=1: 2025-xx sessions, in which the server can ask the client
+    in the middle of a call (the conformance suite's stateful runs and the asking tests)."""
+    server = LiveServer(env={"MCP_STATEFUL": "1"}, workers=1, name="stateful").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
 def http() -> Iterator[httpx2.Client]:
     with httpx2.Client(timeout=30, follow_redirects=False) as client:

@@ -108,8 +108,20 @@ def test_notes_round_trip_through_tools_resources_prompts_and_completion(stack, 
     ).result
     assert str(note["id"]) in completion["completion"]["values"]
 
-    deleted = call(
+    # Neither request can be asked to confirm (no session; no elicitation capability declared):
+    # the confirmation given in the conversation is what the deletion needs.
+    unconfirmed = call(
         http, stack, writer, "tools/call", {"name": "delete_note", "arguments": {"note_id": note["id"]}}, version
+    ).result
+    assert unconfirmed["isError"] is True
+    assert "confirm=true" in unconfirmed["content"][0]["text"]
+    deleted = call(
+        http,
+        stack,
+        writer,
+        "tools/call",
+        {"name": "delete_note", "arguments": {"note_id": note["id"], "confirm": True}},
+        version,
     ).result
     assert deleted["structuredContent"] == {"id": note["id"], "deleted": True}
 

@@ -320,6 +320,7 @@ THREATS = [
     "Code and refresh replay",
     "DNS rebinding at `/mcp`",
     "A token reaches beyond its scopes",
+    "A forged or replayed answer to a tool's question",
 ]
 
 

@@ -13,6 +13,7 @@ import fcntl
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -53,6 +54,23 @@ try {
     dispatch(ours(opts.origin) ? { ...opts, headers: withHeaders(opts.headers) } : opts, handler)));
 } catch (error) {
   process.stderr.write(`conformance: no undici header injection: ${error.message}\n`);
+}
+
+// The header-validation scenarios send raw node:http requests (to keep exact header spellings),
+// which neither fetch nor undici sees.
+{
+  const http = createRequire(import.meta.url)('node:http');
+  const request = http.request;
+  http.request = function (options, ...rest) {
+    if (options && typeof options === 'object' && !(options instanceof URL) && options.hostname
+        && ours(`http://${options.hostname}${options.port ? ':' + options.port : ''}`)) {
+      const headers = { ...(options.headers || {}) };
+      const present = new Set(Object.keys(headers).map((name) => name.toLowerCase()));
+      for (const [name, value] of extra) if (!present.has(name.toLowerCase())) headers[name] = value;
+      options = { ...options, headers };
+    }
+    return request.call(this, options, ...rest);
+  };
 }
 """
 
@@ -147,6 +165,7 @@ class Results:
     checks: list[Check] = field(default_factory=list)
     output: str = ""
     returncode: int = 0
+    scenarios: set[str] = field(default_factory=set)  # every scenario that reported, checks or not
 
     def with_status(self, status: str) -> list[Check]:
         return [check for check in self.checks if check.status == status]
@@ -169,10 +188,11 @@ def read_results(directory: Path, output: str = "", returncode: int = 0) -> Resu
     """Every check of every `checks.json` the CLI wrote under `directory`."""
     results = Results(output=output, returncode=returncode)
     for path in sorted(glob.glob(str(directory / "**" / "checks.json"), recursive=True)):
-        # Result folders are named <command>-<scenario>-<timestamp>.
-        scenario = Path(path).parent.name.split("-20")[0]
+        # Result folders are named <command>-<scenario>-<timestamp> (2026-12-07T02-15-30-434Z).
+        scenario = re.sub(r"-\d{4}-\d{2}-\d{2}T[\d-]+Z$", "", Path(path).parent.name)
         for command in ("server-", "authorization-server-"):
             scenario = scenario.removeprefix(command)
+        results.scenarios.add(scenario)
         for check in json.loads(Path(path).read_text()):
             results.checks.append(
                 Check(
@@ -185,17 +205,36 @@ def read_results(directory: Path, output: str = "", returncode: int = 0) -> Resu
     return results
 
 
-def run_server_suite(suite: Suite, url: str, out: Path, bearer: str | None, timeout: int = 600) -> Results:
-    """`conformance server --suite all` against an MCP endpoint."""
+def run_server_suite(
+    suite: Suite,
+    url: str,
+    out: Path,
+    bearer: str | None,
+    timeout: int = 600,
+    selection: tuple[str, ...] = ("--suite", "all"),
+) -> Results:
+    """`conformance server --suite all` (or another `selection`, such as `--requirements
+    2026-07-28`) against an MCP endpoint."""
     out.mkdir(parents=True, exist_ok=True)
     completed = subprocess.run(
-        suite.command("server", "--url", url, "--suite", "all", "-o", str(out)),
+        suite.command("server", "--url", url, *selection, "-o", str(out)),
         env=suite.environment(origin=url, bearer=bearer),
         capture_output=True,
         text=True,
         timeout=timeout,
     )
     return read_results(out, completed.stdout + completed.stderr, completed.returncode)
+
+
+def required_server_scenarios(suite: Suite, revision: str) -> tuple[list[str], list[str]]:
+    """The server scenarios a spec revision requires, and those it runs without scoring, as the
+    suite's own frozen requirement file (`requirements/<revision>.yaml`) lists them."""
+    import yaml
+
+    path = suite.directory / "node_modules" / PACKAGE / "requirements" / f"{revision}.yaml"
+    document = yaml.safe_load(path.read_text())
+    unscored = [entry["scenario"] for entry in document.get("not_scored", []) if entry.get("leg") == "server"]
+    return list(document["server"]), unscored
 
 
 def run_authorization_metadata(suite: Suite, issuer: str, out: Path, timeout: int = 120) -> Results:

@@ -79,9 +79,15 @@ class LiveServer:
         name: str = "live",
         sqlite: bool = False,
         database_url: str | None = None,
+        replica_of: LiveServer | None = None,
     ) -> None:
         """`sqlite=True` keeps the SQLite default even when the suite runs on PostgreSQL;
-        `database_url` is a database of the caller's (e.g. a private PostgreSQL instance)."""
+        `database_url` is a database of the caller's (e.g. a private PostgreSQL instance);
+        `replica_of`: another server of the same deployment, whose database (set up already) this
+        one shares."""
+        self.replica_of = replica_of
+        if replica_of is not None:
+            database_url = replica_of.database_url
         self.sqlite = sqlite
         self.overrides = dict(env or {})
         self.workers = workers
@@ -203,7 +209,9 @@ class LiveServer:
                 conn.execute(f'CREATE DATABASE "{self.database_name}" TEMPLATE "{template}"')
 
     def start(self) -> LiveServer:
-        if self._uses_template():
+        if self.replica_of is not None:
+            pass  # the database is the other server's, migrated and seeded
+        elif self._uses_template():
             self._copy_template()
         else:
             self.set_up_database()
