@@ -65,7 +65,7 @@ def build_openapi(inputs: Inputs) -> dict[str, Any]:
         "servers": [{"url": inputs.origin}],
         "tags": [section.tag for section in sections],
         "paths": {path: item for section in sections for path, item in section.paths.items()},
-        "components": components(inputs, inputs.authorization_server_metadata),
+        "components": components(inputs),
     }
 
 

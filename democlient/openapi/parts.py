@@ -47,10 +47,6 @@ def header(name: str, description: str, required: bool = True) -> dict:
             "schema": {"type": "string"}}  # fmt: skip
 
 
-def string_array() -> dict:
-    return {"type": "array", "items": {"type": "string"}}
-
-
 @dataclass(frozen=True)
 class Section:
     """One tag of the document: its entry in `tags` (name, display name, the docs page it becomes,
