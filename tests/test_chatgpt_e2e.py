@@ -42,7 +42,8 @@ def replica(stack: LiveServer) -> Iterator[LiveServer]:
 
 
 def chatgpt_document(client_id: str, callback: str, key: ClientKey, jwks_uri: str | None) -> dict:
-    """Shaped like ChatGPT's client metadata document (shared/research/clients.md)."""
+    """Shaped like ChatGPT's client metadata document (private_key_jwt with RS256 and a jwks_uri, as
+    public reports show it: engram-app/Engram#1637)."""
     document = {
         "client_id": client_id,
         "client_uri": "https://chatgpt.example/",
