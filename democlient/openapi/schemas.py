@@ -24,6 +24,19 @@ from pydantic import BaseModel
 from .inputs import Inputs
 
 URL = {"type": "string", "format": "uri"}
+# The client metadata a registration stores and its answer repeats (RFC 7591 §2, §3.2.1).
+REGISTERED_METADATA = (
+    "client_name",
+    "redirect_uris",
+    "grant_types",
+    "response_types",
+    "token_endpoint_auth_method",
+    "token_endpoint_auth_signing_alg",
+    "jwks_uri",
+    "jwks",
+    "application_type",
+    "scope",
+)
 ASSERTION_FIELDS = {
     "client_assertion_type": {
         "const": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
@@ -157,20 +170,7 @@ def client_schemas(inputs: Inputs) -> dict[str, Any]:
         "ClientMetadata": sdk_schema(
             OAuthClientMetadata,
             "RFC 7591 §2.",
-            (
-                "client_name",
-                "redirect_uris",
-                "grant_types",
-                "response_types",
-                "token_endpoint_auth_method",
-                "token_endpoint_auth_signing_alg",
-                "jwks_uri",
-                "jwks",
-                "application_type",
-                "scope",
-                "client_uri",
-                "logo_uri",
-            ),  # fmt: skip
+            (*REGISTERED_METADATA, "client_uri", "logo_uri"),
             changes={
                 "grant_types": {"items": {"type": "string"}},  # others are tolerated (and dropped)
                 "token_endpoint_auth_method": {
@@ -195,17 +195,8 @@ def client_schemas(inputs: Inputs) -> dict[str, Any]:
                 "client_secret_expires_at",
                 "registration_access_token",
                 "registration_client_uri",
-                "client_name",
-                "redirect_uris",
-                "grant_types",
-                "response_types",
-                "token_endpoint_auth_method",
-                "token_endpoint_auth_signing_alg",
-                "jwks_uri",
-                "jwks",
-                "application_type",
-                "scope",
-            ),  # fmt: skip
+                *REGISTERED_METADATA,
+            ),
             changes={
                 "registration_access_token": {"type": "string"},
                 "registration_client_uri": URL,
