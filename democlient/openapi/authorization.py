@@ -11,17 +11,12 @@ from .parts import FORM, JSON, OAUTH_ERROR, REDIRECT_URI, Section, curl, json_bo
 
 def authorize(inputs: Inputs) -> Section:
     origin, mcp_url = inputs.origin, inputs.mcp_url
-    tag = {
-        "name": "authorize",
-        "x-displayName": "Authorization endpoint",
-        "x-page": "authorize",
-        "description": (
-            "Where the client sends the user's browser. PKCE with S256 is required, `resource` must be "
-            f"`{mcp_url}` (or absent: tokens are always bound to it), and the user signs in and consents "
-            "on this server's pages. The answer is a redirect to the client's `redirect_uri` with `code`, "
-            "`state` and `iss`; errors that cannot safely go back to the client are shown to the user."
-        ),
-    }
+    description = (
+        "Where the client sends the user's browser. PKCE with S256 is required, `resource` must be "
+        f"`{mcp_url}` (or absent: tokens are always bound to it), and the user signs in and consents "
+        "on this server's pages. The answer is a redirect to the client's `redirect_uri` with `code`, "
+        "`state` and `iss`; errors that cannot safely go back to the client are shown to the user."
+    )
     operation = {
         "tags": ["authorize"],
         "summary": "Start an authorization (the user's browser goes here)",
@@ -48,7 +43,7 @@ def authorize(inputs: Inputs) -> Section:
             f"&code_challenge=<S256 challenge>&code_challenge_method=S256&resource={mcp_url}'"
         ),
     }
-    return Section(tag, {"/authorize": {"get": operation}})
+    return Section("authorize", "Authorization endpoint", "authorize", description, {"/authorize": {"get": operation}})
 
 
 def authorize_responses(origin: str) -> dict[str, Any]:
@@ -82,22 +77,17 @@ def authorize_responses(origin: str) -> dict[str, Any]:
 
 def token(inputs: Inputs) -> Section:
     mcp_url = inputs.mcp_url
-    tag = {
-        "name": "token",
-        "x-displayName": "Token endpoint",
-        "x-page": "token",
-        "description": (
-            "Exchanges an authorization code (with the PKCE `code_verifier`) or a refresh token for an "
-            f"access token bound to `{mcp_url}`. Refresh tokens rotate on every use; presenting a rotated "
-            "one again revokes the whole family. Answers carry `Cache-Control: no-store`. "
-            "A `private_key_jwt` client sends `client_assertion_type=urn:ietf:params:oauth:client-assertion-"
-            "type:jwt-bearer` and a `client_assertion` it signed (RS256, PS256, ES256 or EdDSA) with "
-            "`iss` = `sub` = its client id, `aud` = the issuer (or this token endpoint URL, nothing else), "
-            "`exp` at most 5 minutes ahead, a `jti` never used before, and the `kid` of a key in its JWKS; "
-            "each failed rule is a 401 `invalid_client` that names it. `offline_access` in `scope` is "
-            "accepted and dropped."
-        ),
-    }
+    description = (
+        "Exchanges an authorization code (with the PKCE `code_verifier`) or a refresh token for an "
+        f"access token bound to `{mcp_url}`. Refresh tokens rotate on every use; presenting a rotated "
+        "one again revokes the whole family. Answers carry `Cache-Control: no-store`. "
+        "A `private_key_jwt` client sends `client_assertion_type=urn:ietf:params:oauth:client-assertion-"
+        "type:jwt-bearer` and a `client_assertion` it signed (RS256, PS256, ES256 or EdDSA) with "
+        "`iss` = `sub` = its client id, `aud` = the issuer (or this token endpoint URL, nothing else), "
+        "`exp` at most 5 minutes ahead, a `jti` never used before, and the `kid` of a key in its JWKS; "
+        "each failed rule is a 401 `invalid_client` that names it. `offline_access` in `scope` is "
+        "accepted and dropped."
+    )
     grant = {
         "grant_type": "authorization_code",
         "code": "<code>",
@@ -122,7 +112,7 @@ def token(inputs: Inputs) -> Section:
             f"-d resource={mcp_url}",
         ),
     }
-    return Section(tag, {"/token": {"post": operation}})
+    return Section("token", "Token endpoint", "token", description, {"/token": {"post": operation}})
 
 
 def token_responses(inputs: Inputs) -> dict[str, Any]:
@@ -156,13 +146,10 @@ def token_responses(inputs: Inputs) -> dict[str, Any]:
 
 
 def revoke(inputs: Inputs) -> Section:
-    tag = {
-        "name": "revoke",
-        "x-displayName": "Revocation endpoint",
-        "x-page": "revoke",
-        "description": "RFC 7009 token revocation: revoke an access or refresh token when the user signs out. "
-        "A client authenticates here as at the token endpoint (a `private_key_jwt` client with a new assertion).",
-    }
+    description = (
+        "RFC 7009 token revocation: revoke an access or refresh token when the user signs out. "
+        "A client authenticates here as at the token endpoint (a `private_key_jwt` client with a new assertion)."
+    )
     request = {"token": "<refresh token>", "token_type_hint": "refresh_token", "client_id": "<client_id>"}
     operation = {
         "tags": ["revoke"],
@@ -182,4 +169,4 @@ def revoke(inputs: Inputs) -> Section:
             "-d token=<refresh token> -d token_type_hint=refresh_token -d client_id=<client_id>",
         ),
     }
-    return Section(tag, {"/revoke": {"post": operation}})
+    return Section("revoke", "Revocation endpoint", "revoke", description, {"/revoke": {"post": operation}})

@@ -3,38 +3,42 @@ and the authorization server's metadata (RFC 8414)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from .inputs import Inputs
 from .parts import Section, curl, json_body
 
 
+def document_responses(schema: str, document: dict[str, Any], not_modified: str) -> dict[str, Any]:
+    """A discovery document's answers: the document with its ETag, or 304 for the copy a client has."""
+    return {
+        "200": {
+            "description": "The metadata document.",
+            "headers": {"ETag": {"$ref": "#/components/headers/ETag"}},
+            **json_body({"$ref": f"#/components/schemas/{schema}"}, document),
+        },
+        "304": {"description": not_modified},
+    }
+
+
 def protected_resource_metadata(inputs: Inputs) -> Section:
     prm_path = "/.well-known/oauth-protected-resource" + inputs.mcp_path
-    tag = {
-        "name": "discovery",
-        "x-displayName": "Discovery: protected-resource metadata",
-        "x-page": "protected-resource-metadata",
-        "description": (
-            "RFC 9728 metadata of the MCP endpoint: which authorization server issues its tokens and which "
-            "scopes exist. Served at the path-inserted location (which the 401 challenge names) and at the "
-            "root, which clients try next. Both answer JSON with an `ETag` and "
-            "`Cache-Control: public, max-age=300`, and `Access-Control-Allow-Origin: *`."
-        ),
-    }
+    description = (
+        "RFC 9728 metadata of the MCP endpoint: which authorization server issues its tokens and which "
+        "scopes exist. Served at the path-inserted location (which the 401 challenge names) and at the "
+        "root, which clients try next. Both answer JSON with an `ETag` and "
+        "`Cache-Control: public, max-age=300`, and `Access-Control-Allow-Origin: *`."
+    )
     operation = {
         "tags": ["discovery"],
         "summary": "Protected-resource metadata of the MCP endpoint",
         "operationId": "getProtectedResourceMetadata",
         "parameters": [{"$ref": "#/components/parameters/IfNoneMatch"}],
-        "responses": {
-            "200": {
-                "description": "The metadata document.",
-                "headers": {"ETag": {"$ref": "#/components/headers/ETag"}},
-                **json_body(
-                    {"$ref": "#/components/schemas/ProtectedResourceMetadata"}, inputs.protected_resource_metadata
-                ),
-            },
-            "304": {"description": "Not modified (the `If-None-Match` ETag matches)."},
-        },
+        "responses": document_responses(
+            "ProtectedResourceMetadata",
+            inputs.protected_resource_metadata,
+            "Not modified (the `If-None-Match` ETag matches).",
+        ),
         "x-codeSamples": curl(f"curl -s {inputs.origin}{prm_path}"),
     }
     paths = {
@@ -50,20 +54,17 @@ def protected_resource_metadata(inputs: Inputs) -> Section:
             }
         },
     }
-    return Section(tag, paths)
+    return Section(
+        "discovery", "Discovery: protected-resource metadata", "protected-resource-metadata", description, paths
+    )
 
 
 def authorization_server_metadata(inputs: Inputs) -> Section:
-    tag = {
-        "name": "authorization-server",
-        "x-displayName": "Discovery: authorization-server metadata",
-        "x-page": "authorization-server-metadata",
-        "description": (
-            "RFC 8414 metadata of the authorization server. The issuer is the bare origin, identical in "
-            "the protected-resource metadata's `authorization_servers`, in this document and in the "
-            "`iss` of every authorization response (RFC 9207)."
-        ),
-    }
+    description = (
+        "RFC 8414 metadata of the authorization server. The issuer is the bare origin, identical in "
+        "the protected-resource metadata's `authorization_servers`, in this document and in the "
+        "`iss` of every authorization response (RFC 9207)."
+    )
     operation = {
         "tags": ["authorization-server"],
         "summary": "Authorization-server metadata",
@@ -74,16 +75,15 @@ def authorization_server_metadata(inputs: Inputs) -> Section:
         "and curl send `*/*`); browsers get the server's front page there.",
         "operationId": "getAuthorizationServerMetadata",
         "parameters": [{"$ref": "#/components/parameters/IfNoneMatch"}],
-        "responses": {
-            "200": {
-                "description": "The metadata document.",
-                "headers": {"ETag": {"$ref": "#/components/headers/ETag"}},
-                **json_body(
-                    {"$ref": "#/components/schemas/AuthorizationServerMetadata"}, inputs.authorization_server_metadata
-                ),
-            },
-            "304": {"description": "Not modified."},
-        },
+        "responses": document_responses(
+            "AuthorizationServerMetadata", inputs.authorization_server_metadata, "Not modified."
+        ),
         "x-codeSamples": curl(f"curl -s {inputs.origin}/.well-known/oauth-authorization-server"),
     }
-    return Section(tag, {"/.well-known/oauth-authorization-server": {"get": operation}})
+    return Section(
+        "authorization-server",
+        "Discovery: authorization-server metadata",
+        "authorization-server-metadata",
+        description,
+        {"/.well-known/oauth-authorization-server": {"get": operation}},
+    )

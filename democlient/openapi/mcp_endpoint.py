@@ -25,19 +25,14 @@ EXAMPLE_CALL = {
 
 
 def mcp_endpoint(inputs: Inputs) -> Section:
-    tag = {
-        "name": "mcp",
-        "x-displayName": "MCP endpoint",
-        "x-page": "mcp",
-        "description": (
-            "The Model Context Protocol endpoint (Streamable HTTP): one JSON-RPC request per POST, with "
-            "`Authorization: Bearer <access token>` on every request. It speaks the stateless 2026-07-28 "
-            "revision (`server/discover`, `Mcp-Method` and `Mcp-Name` headers, `_meta` on each request) "
-            "and the 2025-xx revisions (`initialize`). Every request needs the scope "
-            f"`{inputs.baseline_scope}`; some tools, resources and prompts need more, and calling them "
-            "without it gets a 403 that names the scope to ask for (step-up)."
-        ),
-    }
+    description = (
+        "The Model Context Protocol endpoint (Streamable HTTP): one JSON-RPC request per POST, with "
+        "`Authorization: Bearer <access token>` on every request. It speaks the stateless 2026-07-28 "
+        "revision (`server/discover`, `Mcp-Method` and `Mcp-Name` headers, `_meta` on each request) "
+        "and the 2025-xx revisions (`initialize`). Every request needs the scope "
+        f"`{inputs.baseline_scope}`; some tools, resources and prompts need more, and calling them "
+        "without it gets a 403 that names the scope to ask for (step-up)."
+    )
     write_scope = next((tool["scope"] for tool in inputs.tools if tool["name"] == inputs.write_tool), "")
     operation = {
         "tags": ["mcp"],
@@ -65,7 +60,7 @@ def mcp_endpoint(inputs: Inputs) -> Section:
         "x-mcp-prompts": inputs.prompts,
         "x-step-up-example": {"tool": inputs.write_tool, "scope": write_scope},
     }
-    return Section(tag, {inputs.mcp_path: {"post": operation}})
+    return Section("mcp", "MCP endpoint", "mcp", description, {inputs.mcp_path: {"post": operation}})
 
 
 def mcp_responses(inputs: Inputs) -> dict[str, Any]:

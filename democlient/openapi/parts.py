@@ -49,8 +49,17 @@ def header(name: str, description: str, required: bool = True) -> dict:
 
 @dataclass(frozen=True)
 class Section:
-    """One tag of the document: its entry in `tags` (name, display name, the docs page it becomes,
-    what it is about) and the paths it documents."""
+    """One tag of the document: its name, the title and the docs page it gets, what it is about, and
+    the paths it documents."""
 
-    tag: dict[str, Any]
+    name: str
+    display_name: str
+    page: str
+    description: str
     paths: dict[str, Any]
+
+    @property
+    def tag(self) -> dict[str, str]:
+        """Its entry in the document's `tags`."""
+        return {"name": self.name, "x-displayName": self.display_name, "x-page": self.page,
+                "description": self.description}  # fmt: skip

@@ -13,26 +13,21 @@ CLIENT_INFORMATION = {"$ref": "#/components/schemas/ClientInformation"}
 
 
 def registration(inputs: Inputs) -> Section:
-    tag = {
-        "name": "registration",
-        "x-displayName": "Client registration",
-        "x-page": "register",
-        "description": (
-            "Clients register in the order MCP prefers: pre-registered by an administrator (`/admin/`), "
-            "a URL client id (Client ID Metadata Document: use the https URL of your client's metadata "
-            "document as `client_id`, no registration call), or self-registration (RFC 7591) here. "
-            "Self-registration is open, throttled per IP, and accepts `http` redirect URIs only on "
-            "loopback addresses; any loopback port matches a registered loopback URI (RFC 8252 §7.3). "
-            "A client that cannot keep a secret is public (`token_endpoint_auth_method: none`); one that "
-            "holds a private key may authenticate with `private_key_jwt` (RFC 7523), in a URL client's "
-            "metadata document as in a registration, giving its public keys as `jwks_uri` (https, fetched "
-            "and cached for its max-age, refetched once for an unknown `kid`) or inline `jwks`: it then gets "
-            "no secret and must sign an assertion at the token and revocation endpoints. A URL client may not "
-            "use a shared secret. `application_type` (`native`, `web`) is stored and checked: `web` allows only "
-            "https redirect URIs, `native` needs a loopback or private-use scheme one. `offline_access` is "
-            "accepted in `scope` (refresh tokens are issued anyway)."
-        ),
-    }
+    description = (
+        "Clients register in the order MCP prefers: pre-registered by an administrator (`/admin/`), "
+        "a URL client id (Client ID Metadata Document: use the https URL of your client's metadata "
+        "document as `client_id`, no registration call), or self-registration (RFC 7591) here. "
+        "Self-registration is open, throttled per IP, and accepts `http` redirect URIs only on "
+        "loopback addresses; any loopback port matches a registered loopback URI (RFC 8252 §7.3). "
+        "A client that cannot keep a secret is public (`token_endpoint_auth_method: none`); one that "
+        "holds a private key may authenticate with `private_key_jwt` (RFC 7523), in a URL client's "
+        "metadata document as in a registration, giving its public keys as `jwks_uri` (https, fetched "
+        "and cached for its max-age, refetched once for an unknown `kid`) or inline `jwks`: it then gets "
+        "no secret and must sign an assertion at the token and revocation endpoints. A URL client may not "
+        "use a shared secret. `application_type` (`native`, `web`) is stored and checked: `web` allows only "
+        "https redirect URIs, `native` needs a loopback or private-use scheme one. `offline_access` is "
+        "accepted in `scope` (refresh tokens are issued anyway)."
+    )
     operation = {
         "tags": ["registration"],
         "summary": "Register a client (RFC 7591)",
@@ -59,7 +54,7 @@ def registration(inputs: Inputs) -> Section:
             '"token_endpoint_auth_method":"none"}\'',
         ),
     }
-    return Section(tag, {"/register": {"post": operation}})
+    return Section("registration", "Client registration", "register", description, {"/register": {"post": operation}})
 
 
 def registration_responses(inputs: Inputs) -> dict[str, Any]:
@@ -95,15 +90,10 @@ def registration_responses(inputs: Inputs) -> dict[str, Any]:
 
 
 def registration_management(inputs: Inputs) -> Section:
-    tag = {
-        "name": "registration-management",
-        "x-displayName": "Client configuration (RFC 7592)",
-        "x-page": "register-management",
-        "description": (
-            "Read, update or delete a self-registered client with the `registration_access_token` the "
-            "registration response returned."
-        ),
-    }
+    description = (
+        "Read, update or delete a self-registered client with the `registration_access_token` the "
+        "registration response returned."
+    )
     path = {
         "parameters": [
             {"name": "client_id", "in": "path", "required": True, "schema": {"type": "string"}},
@@ -117,7 +107,13 @@ def registration_management(inputs: Inputs) -> Section:
             )
         },
     }
-    return Section(tag, {"/register/{client_id}": path})
+    return Section(
+        "registration-management",
+        "Client configuration (RFC 7592)",
+        "register-management",
+        description,
+        {"/register/{client_id}": path},
+    )
 
 
 def management_operation(origin: str, method: str, summary: str, operation_id: str, status: str) -> dict[str, Any]:
