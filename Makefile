@@ -34,6 +34,7 @@ run: $(VENV)/.runtime
 	$(RUN_ENV) $(PY) manage.py createcachetable
 	$(RUN_ENV) $(PY) manage.py seed_users
 	@$(RUN_ENV) $(PY) manage.py mcp_url
+	@$(RUN_ENV) $(PY) manage.py sso_callback_urls
 	$(RUN_ENV) $(VENV)/bin/gunicorn config.asgi:application -c gunicorn.conf.py
 
 # `make doctor URL=https://…/mcp`: the discovery doctor against any MCP server (default: this one under

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from allauth.socialaccount.models import SocialAccount
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Case, Count, IntegerField, OuterRef, QuerySet, Subquery, Value, When
@@ -32,7 +35,7 @@ from oauth2_provider.models import get_access_token_model, get_grant_model, get_
 
 from common import audit
 
-from . import client_keys
+from . import client_keys, sso
 from .models import Client, SelfRegisteredClient
 from .presets import PRESETS, PRESETS_BY_KEY, Preset
 from .redirects import redirect_uri_advice, split_redirect_uris
@@ -576,3 +579,49 @@ admin.site.index_title = "Clients, tokens and users"
 # The lists of clients are wide (redirect URIs, status, tokens): they get the whole width, and the
 # home page lists every model anyway.
 admin.site.enable_nav_sidebar = False
+
+
+# --- Users: how each one signs in (password, identity providers, second factor) ---------------------
+class ProviderSignInInline(admin.TabularInline):
+    """The identity-provider accounts linked to a user (delete one to unlink it)."""
+
+    model = SocialAccount
+    fields = ("provider", "uid", "last_login", "date_joined")
+    readonly_fields = fields
+    extra = 0
+    verbose_name = "identity provider sign-in"
+    verbose_name_plural = "Signs in with these identity providers"
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+def provider_names() -> dict[str, str]:
+    """Provider id (as SocialAccount.provider holds it) → the name people see."""
+    return {provider.app.provider_id or provider.id: provider.name for provider in sso.configured_providers()}
+
+
+class UserAdmin(DjangoUserAdmin):
+    """Django's user admin, which also says how each user signs in. Deactivating a user ("active"
+    off) stops their tokens at once: every token check requires an active user."""
+
+    inlines = [*DjangoUserAdmin.inlines, ProviderSignInInline]
+    list_display = (*DjangoUserAdmin.list_display, "is_active", "signs_in_with")
+    list_filter = (*DjangoUserAdmin.list_filter, "socialaccount__provider")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).prefetch_related("socialaccount_set", "authenticator_set")
+
+    @admin.display(description="Signs in with")
+    def signs_in_with(self, user) -> str:
+        names = provider_names()
+        ways = [names.get(account.provider, account.provider) for account in user.socialaccount_set.all()]
+        if user.has_usable_password():
+            factors = {authenticator.type for authenticator in user.authenticator_set.all()} & {"totp", "webauthn"}
+            ways.insert(0, "password + second factor" if factors else "password")
+        return ", ".join(ways) or "nothing (no password, no provider)"
+
+
+if admin.site.is_registered(get_user_model()):
+    admin.site.unregister(get_user_model())
+admin.site.register(get_user_model(), UserAdmin)

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import json
+from functools import wraps
 from urllib.parse import parse_qs, urlsplit
 
+from allauth.account.internal.flows.login import perform_password_login
+from allauth.account.models import Login
+from allauth.core.exceptions import ImmediateHttpResponse
 from django.conf import settings
+from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth import views as auth_views
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import OAuthToolkitError
@@ -22,10 +31,11 @@ from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error, InvalidRequestErro
 from common import audit
 from common.documents import cached_document
 
-from . import client_keys
+from . import client_keys, sso
 from .client_documents import refusal_of
 from .models import Client
 from .resources import bind_resources
+from .security import CONTENT_SECURITY_POLICY
 from .server_scopes import server_scopes
 from .throttling import throttled
 from .validators import request_value_problem
@@ -263,24 +273,101 @@ def completed_server_metadata(document: dict) -> dict:
     return document
 
 
+def with_sign_in_csp(view):
+    """The sign-in pages' CSP also allows their forms to lead to the configured identity
+    providers: Chromium applies `form-action` to the redirect that follows a form's POST, and a
+    provider's button posts here and is redirected there. Nowhere else."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        if request.method in ("GET", "POST"):  # the answers that can hold a form
+            response["Content-Security-Policy"] = sign_in_policy(request)
+        return response
+
+    return wrapper
+
+
+def sign_in_policy(request: HttpRequest) -> str:
+    return "; ".join([CONTENT_SECURITY_POLICY, " ".join(["form-action 'self'", *sso.provider_origins(request)])])
+
+
+@method_decorator(with_sign_in_csp, name="dispatch")
 @method_decorator(throttled("login"), name="post")  # attempts per IP and in total; lockout: django-axes
 class LoginView(auth_views.LoginView):
-    """Django's login, which also says which application the user is signing in to."""
+    """Django's login, which also says which application the user is signing in to, offers the
+    configured identity providers, and asks for the second factor of an account that has one
+    (allauth's login stages)."""
 
     template_name = "authserver/login.html"
     redirect_authenticated_user = False
+
+    def local_login(self) -> bool:
+        return settings.LOCAL_LOGIN
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not self.local_login():
+            return oauth_error_page(
+                request,
+                "password_sign_in_off",
+                "Signing in with a password is turned off on this server. Use one of the sign-in buttons.",
+                status=403,
+            )
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form) -> HttpResponse:
+        # allauth's password sign-in: it records the method (so that enrolling a second factor
+        # right after needs no password again) and runs the stages, the MFA prompt among them.
+        user = form.get_user()
+        login = Login(user=user, redirect_url=self.get_success_url(), email_verification="none")
+        try:
+            return perform_password_login(self.request, {"username": user.get_username()}, login)
+        except ImmediateHttpResponse as stop:
+            return stop.response
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context.pop("site_name", None)  # Django's is the Host header; the context processor names the server
         context["asking_client"] = client_named_in(self.get_redirect_url())
         context["redirect_host"] = registered_redirect_host(context["asking_client"], self.get_redirect_url())
+        context["providers"] = sso.configured_providers(self.request)
+        context["local_login"] = self.local_login()
         return context
 
     def form_invalid(self, form):
         response = super().form_invalid(form)
         response.status_code = 400
         return response
+
+
+class AdminLoginView(LoginView):
+    """The admin's own sign-in page (Django's form and template), through the same stages: an
+    administrator with a second factor is asked for it here too. It stays when LOCAL_LOGIN is
+    off: it signs in staff only."""
+
+    form_class = AdminAuthenticationForm
+    authentication_form = AdminAuthenticationForm
+    template_name = "admin/login.html"
+
+    def local_login(self) -> bool:
+        return True
+
+
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """What `AdminSite.login` does, with `AdminLoginView` (Django's admin has no setting for it)."""
+    if request.method == "GET" and admin.site.has_permission(request):
+        return redirect("admin:index")
+    context = {
+        **admin.site.each_context(request),
+        "title": _("Log in"),
+        "subtitle": None,
+        "app_path": request.get_full_path(),
+        "username": request.user.get_username(),
+    }
+    if REDIRECT_FIELD_NAME not in request.GET and REDIRECT_FIELD_NAME not in request.POST:
+        context[REDIRECT_FIELD_NAME] = reverse("admin:index")
+    request.current_app = admin.site.name
+    return AdminLoginView.as_view(extra_context=context)(request)
 
 
 def registered_redirect_host(client: Client | None, next_url: str) -> str:

@@ -89,7 +89,15 @@ INSTALLED_APPS = [
     "corsheaders",
     "oauth2_provider",
     "axes",  # sign-in lockout after repeated failures (authserver/throttling.py)
-    "authserver",
+    "authserver",  # before allauth's apps: its templates give allauth's pages this server's look
+    # Sign-in with an upstream identity provider, and MFA for local accounts (authserver/sso.py).
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.socialaccount.providers.github",
+    "allauth.socialaccount.providers.google",
+    "allauth.mfa",
     "mcpserver",
     "democlient",
     "frontpage",
@@ -118,7 +126,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "authserver.mfa.StaffMfaMiddleware",  # MFA_REQUIRED_FOR_STAFF: enrol before /admin/
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
@@ -219,6 +229,77 @@ DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "")
 ADMIN_USERNAME = os.environ.get("ADMIN_USERNAME", "")
 ADMIN_PASSWORD = os.environ.get("ADMIN_PASSWORD", "")
 ADMIN_EMAIL = os.environ.get("ADMIN_EMAIL", "")
+
+# --- Sign-in with an upstream identity provider; MFA for local accounts (django-allauth) --------
+# authserver/sso.py: the linking rules, the allowed e-mail domains, administrators by group.
+# LOCAL_LOGIN off: no password form for end users (the admin's own sign-in page keeps it).
+LOCAL_LOGIN = env_bool("LOCAL_LOGIN", True)
+SSO_OIDC_ISSUER = os.environ.get("SSO_OIDC_ISSUER", "").strip().rstrip("/")
+SSO_OIDC_CLIENT_ID = os.environ.get("SSO_OIDC_CLIENT_ID", "").strip()
+SSO_OIDC_CLIENT_SECRET = os.environ.get("SSO_OIDC_CLIENT_SECRET", "")
+SSO_OIDC_NAME = os.environ.get("SSO_OIDC_NAME", "").strip() or "your organisation"
+SSO_OIDC_SCOPES = env_list("SSO_OIDC_SCOPES") or ["openid", "email", "profile"]
+SSO_OIDC_PROVIDER_ID = "sso"  # in the callback URL: /accounts/oidc/sso/login/callback/
+SSO_GITHUB_CLIENT_ID = os.environ.get("SSO_GITHUB_CLIENT_ID", "").strip()
+SSO_GITHUB_CLIENT_SECRET = os.environ.get("SSO_GITHUB_CLIENT_SECRET", "")
+SSO_GOOGLE_CLIENT_ID = os.environ.get("SSO_GOOGLE_CLIENT_ID", "").strip()
+SSO_GOOGLE_CLIENT_SECRET = os.environ.get("SSO_GOOGLE_CLIENT_SECRET", "")
+# Only people with a verified e-mail address in one of these domains sign in through a provider.
+SSO_ALLOWED_EMAIL_DOMAINS = [domain.lower().lstrip("@") for domain in env_list("SSO_ALLOWED_EMAIL_DOMAINS")]
+# Members of these groups (the OpenID Connect `groups` claim) are administrators, others are not.
+SSO_STAFF_GROUPS = env_list("SSO_STAFF_GROUPS")
+
+SOCIALACCOUNT_PROVIDERS: dict[str, dict] = {
+    "openid_connect": {"OAUTH_PKCE_ENABLED": True},
+    "google": {"OAUTH_PKCE_ENABLED": True, "AUTH_PARAMS": {"access_type": "offline"}},
+    "github": {},
+}
+if SSO_OIDC_ISSUER:
+    if not (SSO_OIDC_CLIENT_ID and SSO_OIDC_CLIENT_SECRET):
+        raise ImproperlyConfigured("SSO_OIDC_ISSUER needs SSO_OIDC_CLIENT_ID and SSO_OIDC_CLIENT_SECRET")
+    SOCIALACCOUNT_PROVIDERS["openid_connect"]["APPS"] = [
+        {
+            "provider_id": SSO_OIDC_PROVIDER_ID,
+            "name": SSO_OIDC_NAME,
+            "client_id": SSO_OIDC_CLIENT_ID,
+            "secret": SSO_OIDC_CLIENT_SECRET,
+            "settings": {"server_url": SSO_OIDC_ISSUER, "scope": SSO_OIDC_SCOPES},
+        }
+    ]
+for _provider, _client_id, _secret in (
+    ("github", SSO_GITHUB_CLIENT_ID, SSO_GITHUB_CLIENT_SECRET),
+    ("google", SSO_GOOGLE_CLIENT_ID, SSO_GOOGLE_CLIENT_SECRET),
+):
+    if _client_id:
+        if not _secret:
+            raise ImproperlyConfigured(f"SSO_{_provider.upper()}_CLIENT_ID needs SSO_{_provider.upper()}_CLIENT_SECRET")
+        SOCIALACCOUNT_PROVIDERS[_provider]["APPS"] = [{"client_id": _client_id, "secret": _secret}]
+
+ACCOUNT_ADAPTER = "authserver.sso.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "authserver.sso.SocialAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "email"]
+ACCOUNT_EMAIL_VERIFICATION = "none"  # this server sends no mail; providers vouch for addresses
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # linking by e-mail is authserver/sso.py's rule, not allauth's
+SOCIALACCOUNT_QUERY_EMAIL = True
+# Upstream tokens are stored by authserver/upstream.py, encrypted; allauth would store them in clear.
+SOCIALACCOUNT_STORE_TOKENS = False
+# Keys that encrypt the upstream tokens at rest (Fernet, comma-separated, the first encrypts, all
+# decrypt: rotation, README). Unset: one key derived from SECRET_KEY.
+UPSTREAM_TOKEN_KEYS = env_list("UPSTREAM_TOKEN_KEYS")
+# Where tools get a person's upstream access token (common/upstream.py); the resource server of
+# the split deployment has none (it holds no sign-ins).
+UPSTREAM_TOKEN_SOURCE = "" if SERVER_ROLE == "resource" else "authserver.upstream.StoredUpstreamTokens"
+
+# MFA for local accounts: an authenticator app (TOTP) with recovery codes, and passkeys/security
+# keys (WebAuthn) where the browser has them. Administrators must enrol before they reach /admin/.
+MFA_ADAPTER = "authserver.mfa.MFAAdapter"  # authenticator secrets encrypted like the upstream tokens
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_REQUIRED_FOR_STAFF = env_bool("MFA_REQUIRED_FOR_STAFF", not DEBUG)
+# Browsers treat http://127.0.0.1 as a secure context; fido2 needs to be told to accept it too.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not PUBLIC_URL_IS_HTTPS
 
 # --- Internationalisation and static files ------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -384,6 +465,8 @@ OAUTH2_PROVIDER = {
     "OAUTH2_PROTECTED_RESOURCE_NAME": os.environ.get("RESOURCE_NAME", "Notes MCP server"),
     "OAUTH2_PROTECTED_RESOURCE_DOCUMENTATION": PUBLIC_URL + "/docs/",
 }
+
+MFA_TOTP_ISSUER = OAUTH2_PROVIDER["OAUTH2_PROTECTED_RESOURCE_NAME"]  # what authenticator apps show
 
 # Self-registration throttle, per client IP, shared by every worker and replica (database).
 REGISTRATION_RATE_LIMIT = env_int("REGISTRATION_RATE_LIMIT", 20)

@@ -4,7 +4,8 @@
    may take a while, and `depends_on` does not exist outside compose);
 2. migrate, create the cache table, seed the demo user and the administrator from the
    environment (`manage.py seed_users`), and, for a split authorization server, the resource
-   server's introspection client.
+   server's introspection client; then print the callback URLs to register at the identity
+   providers (`manage.py sso_callback_urls`).
 
 Step 2 runs under a lock, because replicas of the web service start together against one
 database and concurrent migrations fail: a PostgreSQL advisory lock, or a file lock beside a
@@ -114,6 +115,8 @@ def main() -> None:
             run("createcachetable")
             run("seed_users")
             log(ensure_introspection_client(), command="seed_introspection_client")
+        if settings.SERVER_ROLE != "resource":
+            run("sso_callback_urls")  # what to register at the identity providers
     except (CommandError, ValueError) as exc:
         # A configuration mistake (e.g. a user without a password): say it plainly and stop.
         log(str(exc), level="ERROR")

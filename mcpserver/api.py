@@ -21,7 +21,9 @@ Rules (docs/extending.md explains each):
   through `await run_sync(fn, ...)`.
 - A function that takes a `Context` parameter (async only) may report progress and log while it
   runs, and its answer streams; one without answers with one JSON body.
-- `current_user()` says whom the request acts for. Raise `ToolError` (or `ResourceError`) with a
+- `current_user()` says whom the request acts for; `current_user().upstream_token()` is their
+  token at the identity provider they signed in with, for calling its APIs (never for the
+  client). Raise `ToolError` (or `ResourceError`) with a
   message for the user; any other exception reaches the client as a bare "Error executing tool".
 
 Mistakes (an undeclared scope, two tools with one name, a URI template that does not parse) are
@@ -43,7 +45,7 @@ from common.scopes import BASELINE as BASELINE_SCOPE
 from common.scopes import registry as _scopes
 
 from .db import run_sync
-from .identity import CurrentUser, current_user
+from .identity import CurrentUser, UpstreamToken, UpstreamTokenUnavailable, current_user
 from .registry import Declaration, registry, where
 
 __all__ = [
@@ -57,6 +59,8 @@ __all__ = [
     "TextResourceContents",
     "ToolAnnotations",
     "ToolError",
+    "UpstreamToken",
+    "UpstreamTokenUnavailable",
     "UserMessage",
     "current_user",
     "declare_scope",

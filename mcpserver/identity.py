@@ -9,6 +9,10 @@ from functools import cached_property
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from mcp.server.mcpserver.exceptions import ToolError
+
+from common.upstream import UpstreamToken, token_source
+from common.upstream import UpstreamTokenUnavailable as CommonUnavailable
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,23 @@ class CurrentUser:
     def user(self) -> Any:
         """The Django user itself (one query, on first use; from synchronous code)."""
         return get_user_model().objects.get(pk=self.id)
+
+    def upstream_token(self, provider: str | None = None) -> UpstreamToken:
+        """The user's live access token at the identity provider they signed in with (`provider`:
+        one of theirs, e.g. "github"; default: the last one), refreshed if it expired, for calling
+        that provider's APIs on their behalf. Synchronous (queries, maybe a refresh request): from
+        an async tool, `await run_sync(user.upstream_token)`. Never return it to the client.
+
+        Raises `UpstreamTokenUnavailable` (a `ToolError`: the client shows its message) when the
+        user did not sign in through a provider, or must sign in again."""
+        try:
+            return token_source().token_for(self.id, provider)
+        except CommonUnavailable as exc:
+            raise UpstreamTokenUnavailable(str(exc)) from exc
+
+
+class UpstreamTokenUnavailable(ToolError):
+    """No upstream token for this user; the message tells them what to do."""
 
 
 _current: ContextVar[CurrentUser | None] = ContextVar("mcp_current_user", default=None)

@@ -21,6 +21,13 @@ def fast_password_hashing(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def administrators_without_mfa(settings) -> None:
+    """In-process tests sign in as administrators with a password alone (as the live servers do,
+    tests/support/server.py); tests of MFA_REQUIRED_FOR_STAFF turn it on."""
+    settings.MFA_REQUIRED_FOR_STAFF = False
+
+
 @pytest.fixture(scope="session")
 def stack() -> Iterator[LiveServer]:
     """The default co-located stack: two workers, stateless MCP, conformance fixtures on."""
@@ -111,6 +118,20 @@ class TokenKit:
 @pytest.fixture
 def tokens(stack: LiveServer, http: httpx2.Client) -> TokenKit:
     return TokenKit(stack, http)
+
+
+# --- Sign-in through an identity provider (issue 15): one real OpenID Connect provider ---------
+@pytest.fixture(scope="session")
+def oidc_provider():
+    """panva's oidc-provider on loopback (tests/support/oidc_provider.py), shared by every test of
+    the session; each test server registers its own client there."""
+    from tests.support.oidc_provider import OidcProvider
+
+    provider = OidcProvider().start()
+    try:
+        yield provider
+    finally:
+        provider.stop()
 
 
 # --- Security tests (issue 7): their own live server, and the figures printed at the end --------

@@ -328,6 +328,14 @@ def test_prestart_stops_on_a_configuration_mistake(server: EntrypointServer) -> 
     assert re.search(r"admin.*no password", lines[-1]["message"])
 
 
+def test_prestart_prints_the_callback_urls_to_register_at_the_identity_providers(server: EntrypointServer) -> None:
+    done = server.run(sys.executable, str(ROOT / "docker" / "prestart.py"))
+    assert done.returncode == 0, done.stderr
+    messages = [json.loads(line)["message"] for line in done.stdout.splitlines()]
+    for path in ("/accounts/oidc/sso/login/callback/", "/accounts/github/login/callback/"):
+        assert any(message.endswith(PUBLIC + path) for message in messages), messages
+
+
 def test_prestart_gives_up_when_the_database_never_answers() -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "docker" / "prestart.py")],

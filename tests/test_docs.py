@@ -88,6 +88,7 @@ def test_documented_examples_come_from_the_live_code(document: dict) -> None:
     tools = {tool["name"]: tool["scope"] for tool in mcp["x-mcp-tools"]}
     assert tools == {
         "whoami": "mcp:read",
+        "whoami_upstream": "mcp:read",
         "search_notes": "mcp:read",
         "get_note": "mcp:read",
         "create_note": "mcp:write",

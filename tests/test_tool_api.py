@@ -241,7 +241,7 @@ def test_a_sync_function_with_a_context_is_refused() -> None:
 def test_the_installed_apps_declare_nothing_wrong() -> None:
     assert check_registry() == []
     names = [d.name for d in registry.of_kind("tool")]
-    assert names[:5] == ["whoami", "search_notes", "get_note", "create_note", "delete_note"]
+    assert names[:6] == ["whoami", "whoami_upstream", "search_notes", "get_note", "create_note", "delete_note"]
 
 
 def test_a_scope_declared_twice_differently_is_an_error() -> None:

@@ -1,0 +1,180 @@
+"""A real OpenID Connect provider on loopback for the sign-in tests: panva's `oidc-provider` (npm,
+OpenID Certified), run by Node >= 22 with tests/support/oidc_provider.mjs.
+
+Installed on first use into the same cache as the MCP conformance suite (npm registry; `node@22`,
+a Node binary published on npm, where the machine's Node is older). One provider process serves
+the whole test session; each of our test servers registers its own client there (OpenID
+Connect Dynamic Client Registration), with its own callback URL.
+
+Its accounts sign in with any password; `sub` is the login.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import httpx2
+
+from tests.support.conformance import CACHE, node_major
+from tests.support.server import free_port
+
+PACKAGE = "oidc-provider"
+VERSION = "9.13.3"
+SCRIPT = Path(__file__).with_name("oidc_provider.mjs")
+PASSWORD = "any-password-works-here"
+STAFF_GROUP = "mcp-admins"
+
+# login → the claims the provider asserts for it.
+ACCOUNTS: dict[str, dict] = {
+    "ada": {
+        "email": "ada@example.com",
+        "email_verified": True,
+        "name": "Ada Lovelace",
+        "preferred_username": "ada",
+        "groups": ["engineering"],
+    },
+    # Claims an address a local account has, which the provider did not verify.
+    "mallory": {
+        "email": "demo@example.com",
+        "email_verified": False,
+        "name": "Mallory",
+        "preferred_username": "mallory",
+    },
+    # The verified address of the local account `other`.
+    "olga": {"email": "other@example.com", "email_verified": True, "name": "Olga", "preferred_username": "olga"},
+    "eve": {"email": "eve@elsewhere.org", "email_verified": True, "name": "Eve", "preferred_username": "eve"},
+    "root": {
+        "email": "root@example.com",
+        "email_verified": True,
+        "name": "Root Admin",
+        "preferred_username": "root",
+        "groups": [STAFF_GROUP, "engineering"],
+    },
+}
+
+
+def install() -> tuple[str, Path]:
+    """(node, directory with node_modules/oidc-provider), installed into the cache once."""
+    directory = CACHE / f"{PACKAGE}-{VERSION}"
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        system_node = shutil.which("node")
+        local_node = directory / "node_modules" / "node" / "bin" / "node"
+        wanted = []
+        if not (directory / "node_modules" / PACKAGE / "package.json").exists() or _installed(directory) != VERSION:
+            wanted.append(f"{PACKAGE}@{VERSION}")
+        if not (system_node and node_major(system_node) >= 22) and node_major(str(local_node)) < 22:
+            wanted.append("node@22")
+        if wanted:
+            npm = shutil.which("npm")
+            if npm is None:
+                raise RuntimeError("npm is needed to install oidc-provider for the sign-in tests")
+            package_json = directory / "package.json"
+            if not package_json.exists():
+                package_json.write_text('{"name": "oidc-provider-harness", "private": true, "type": "module"}\n')
+            subprocess.run(
+                [npm, "install", "--no-audit", "--no-fund", "--save-exact", "--loglevel=error", *wanted],
+                cwd=directory,
+                check=True,
+                timeout=600,
+                capture_output=True,
+            )
+        node = system_node if system_node and node_major(system_node) >= 22 else str(local_node)
+        if node_major(node) < 22:
+            raise RuntimeError(f"no Node >= 22 for oidc-provider (tried {node})")
+        if _installed(directory) != VERSION:
+            raise RuntimeError(f"{PACKAGE}@{VERSION} did not install")
+    return node, directory
+
+
+def _installed(directory: Path) -> str | None:
+    try:
+        return json.loads((directory / "node_modules" / PACKAGE / "package.json").read_text())["version"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+class OidcProvider:
+    """One running provider; `issuer` is its URL."""
+
+    def __init__(self, access_token_ttl: int = 3600) -> None:
+        self.port = free_port()
+        self.issuer = f"http://127.0.0.1:{self.port}"
+        self.access_token_ttl = access_token_ttl
+        self.workdir = Path(tempfile.mkdtemp(prefix="oidc-provider-"))
+        self.log_path = self.workdir / "provider.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> OidcProvider:
+        node, directory = install()
+        # The script is run from the install directory, where Node finds the package.
+        script = directory / SCRIPT.name
+        shutil.copyfile(SCRIPT, script)
+        config = {
+            "issuer": self.issuer,
+            "port": self.port,
+            "clients": [],
+            "accounts": ACCOUNTS,
+            "accessTokenTtl": self.access_token_ttl,
+        }
+        log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
+        self._log = log
+        self.process = subprocess.Popen(
+            [node, str(script)],
+            cwd=directory,
+            env={**os.environ, "OP_CONFIG": json.dumps(config)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"oidc-provider exited:\n{self.log_path.read_text(errors='replace')}")
+            try:
+                if httpx2.get(self.issuer + "/.well-known/openid-configuration", timeout=2).status_code == 200:
+                    return self
+            except httpx2.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"oidc-provider not ready:\n{self.log_path.read_text(errors='replace')}")
+
+    def register_client(self, callback_url: str) -> tuple[str, str]:
+        """A confidential client for one of our servers (client_secret_post, as allauth
+        authenticates when a provider offers it): (client_id, client_secret)."""
+        answer = httpx2.post(
+            self.issuer + "/reg",
+            json={
+                "redirect_uris": [callback_url],
+                "grant_types": ["authorization_code", "refresh_token"],
+                "response_types": ["code"],
+                "token_endpoint_auth_method": "client_secret_post",
+                "client_name": "MCP authorization server under test",
+            },
+            timeout=10,
+        )
+        assert answer.status_code == 201, answer.text
+        body = answer.json()
+        return body["client_id"], body["client_secret"]
+
+    def userinfo(self, access_token: str) -> httpx2.Response:
+        return httpx2.get(self.issuer + "/me", headers={"Authorization": f"Bearer {access_token}"}, timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+        if getattr(self, "_log", None):
+            self._log.close()
