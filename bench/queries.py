@@ -21,7 +21,6 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -75,28 +74,58 @@ def mcp_request(method: str, params: dict | None, modern: bool, token: str, name
     return headers, rpc_body(method, params, modern)
 
 
-def mcp_cases(tool: str) -> dict[str, tuple[str, dict | None, bool, str | None]]:
-    """label → (method, params, modern, name) of the MCP requests counted."""
-    call = {"name": tool, "arguments": {}}
-    return {
-        "list_2025": ("tools/list", None, False, None),
-        "call_2025": ("tools/call", call, False, tool),
-        "list_2026": ("tools/list", None, True, None),
-        "call_2026": ("tools/call", call, True, tool),
-        "call_whoami_2025": ("tools/call", {"name": "whoami", "arguments": {}}, False, "whoami"),
-    }
-
-
 def count(job: dict) -> dict:
+    from django.test import Client as DjangoClient
     from starlette.testclient import TestClient
 
     from config.asgi import build_application
+    from mcpserver import token_lookup
 
     counter = StatementCounter()
     connection_created.connect(counter.install, weak=False)
-    # The conformance fixtures' tool that does nothing: what authentication itself costs.
-    cases = mcp_cases("test_simple_text")
+    token, tool = job["access_token"], "test_simple_text"
+    cases = {
+        "list_2025": ("tools/list", None, False, None),
+        "call_2025": ("tools/call", {"name": tool, "arguments": {}}, False, tool),
+        "list_2026": ("tools/list", None, True, None),
+        "call_2026": ("tools/call", {"name": tool, "arguments": {}}, True, tool),
+        "call_whoami_2025": ("tools/call", {"name": "whoami", "arguments": {}}, False, "whoami"),
+    }
+
+    def snapshot() -> collections.Counter:
+        # Statements Django ran, plus the token lookups sent on the event loop (PostgreSQL).
+        kinds = counter.snapshot()
+        kinds["SELECT"] += token_lookup.executed
+        return kinds
+
     found: dict = {"requests_each": REQUESTS, "cases": {}}
+
+    def measure(label: str, send) -> None:
+        send()  # the first request of a kind may set things up (compiled SQL, connections)
+        before = snapshot()
+        counter.keep, counter.samples = True, []
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _ in range(REQUESTS):
+            send()
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        counter.keep = False
+        kinds = snapshot() - before
+        total = sum(kinds.values())
+        per_request = counter.samples[: len(counter.samples) // REQUESTS]
+        lookups_on_loop = (kinds["SELECT"] - sum(1 for s in counter.samples if s.startswith("SELECT"))) // REQUESTS
+        per_request = ["SELECT … FROM oauth2_provider_accesstoken … (token lookup, on the event loop)"] * max(
+            0, lookups_on_loop
+        ) + per_request
+        found["cases"][label] = {
+            "per_request": round(total / REQUESTS, 2),
+            "by_kind": {k: round(v / REQUESTS, 2) for k, v in sorted(kinds.items())},
+            "statements": per_request,
+            # One request at a time, in-process: what a request costs this process (MCP requests
+            # include Starlette's TestClient, which costs several milliseconds itself).
+            "wall_ms": round(wall / REQUESTS * 1000, 2),
+            "cpu_ms": round(cpu / REQUESTS * 1000, 2),
+        }
+
     app = build_application()
     with TestClient(app, base_url=settings.PUBLIC_URL, raise_server_exceptions=True) as client:
         for cache_seconds in (0, job["cache_seconds"]):
@@ -105,88 +134,38 @@ def count(job: dict) -> dict:
                 wait_for_revocation_listener()
             suffix = "" if cache_seconds == 0 else "+cache"
             for label, (method, params, modern, name) in cases.items():
-                headers, body = mcp_request(method, params, modern, job["access_token"], name)
-                send = mcp_sender(client, label, headers, body)
-                found["cases"][label + suffix] = measure(counter, send)
+                headers, body = mcp_request(method, params, modern, token, name)
+
+                def send(headers=headers, body=body, label=label) -> None:
+                    answer = client.post("/mcp", headers=headers, content=body)
+                    if answer.status_code != 200 or '"result"' not in answer.text or '"isError":true' in answer.text:
+                        raise RuntimeError(f"{label}: {answer.status_code} {answer.text[:300]}")
+
+                measure(label + suffix, send)
         settings.MCP_TOKEN_CACHE_SECONDS = 0
-        found["cases"]["refresh"] = measure(counter, refresh_sender(job))
+        chain = [job["refresh_tokens"][0]]
+        # Django's own test client: the grant's cost in Django, without an HTTP or ASGI layer.
+        django_client = DjangoClient(HTTP_HOST=settings.PUBLIC_HOST)
+
+        def refresh() -> None:
+            answer = django_client.post(
+                "/token",
+                data={
+                    "grant_type": "refresh_token",
+                    "refresh_token": chain[-1],
+                    "client_id": job["client_id"],
+                    "resource": job["resource"],
+                },
+                HTTP_ACCEPT="application/json",
+            )
+            if answer.status_code != 200:
+                raise RuntimeError(f"refresh: {answer.status_code} {answer.text[:300]}")
+            chain.append(answer.json()["refresh_token"])
+
+        measure("refresh", refresh)
     found["database"] = connection.vendor
     found["summary"] = {label: case["per_request"] for label, case in found["cases"].items()}
     return found
-
-
-def mcp_sender(client, label: str, headers: dict, body: str) -> Callable[[], None]:
-    """One MCP request through the application, which must answer with a result."""
-
-    def send() -> None:
-        answer = client.post("/mcp", headers=headers, content=body)
-        if answer.status_code != 200 or '"result"' not in answer.text or '"isError":true' in answer.text:
-            raise RuntimeError(f"{label}: {answer.status_code} {answer.text[:300]}")
-
-    return send
-
-
-def refresh_sender(job: dict) -> Callable[[], None]:
-    """One refresh-token grant, each with the token the previous one returned."""
-    from django.test import Client as DjangoClient
-
-    chain = [job["refresh_tokens"][0]]
-    # Django's own test client: the grant's cost in Django, without an HTTP or ASGI layer.
-    django_client = DjangoClient(HTTP_HOST=settings.PUBLIC_HOST)
-
-    def refresh() -> None:
-        answer = django_client.post(
-            "/token",
-            data={
-                "grant_type": "refresh_token",
-                "refresh_token": chain[-1],
-                "client_id": job["client_id"],
-                "resource": job["resource"],
-            },
-            HTTP_ACCEPT="application/json",
-        )
-        if answer.status_code != 200:
-            raise RuntimeError(f"refresh: {answer.status_code} {answer.text[:300]}")
-        chain.append(answer.json()["refresh_token"])
-
-    return refresh
-
-
-def statements_so_far(counter: StatementCounter) -> collections.Counter:
-    """Statements Django ran, plus the token lookups sent on the event loop (PostgreSQL)."""
-    from mcpserver import token_lookup
-
-    kinds = counter.snapshot()
-    kinds["SELECT"] += token_lookup.executed
-    return kinds
-
-
-def measure(counter: StatementCounter, send: Callable[[], None]) -> dict:
-    """REQUESTS of one kind: statements per request (by kind, and those of one request), and time."""
-    send()  # the first request of a kind may set things up (compiled SQL, connections)
-    before = statements_so_far(counter)
-    counter.keep, counter.samples = True, []
-    wall, cpu = time.perf_counter(), time.process_time()
-    for _ in range(REQUESTS):
-        send()
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    counter.keep = False
-    kinds = statements_so_far(counter) - before
-    total = sum(kinds.values())
-    per_request = counter.samples[: len(counter.samples) // REQUESTS]
-    lookups_on_loop = (kinds["SELECT"] - sum(1 for s in counter.samples if s.startswith("SELECT"))) // REQUESTS
-    per_request = ["SELECT … FROM oauth2_provider_accesstoken … (token lookup, on the event loop)"] * max(
-        0, lookups_on_loop
-    ) + per_request
-    return {
-        "per_request": round(total / REQUESTS, 2),
-        "by_kind": {k: round(v / REQUESTS, 2) for k, v in sorted(kinds.items())},
-        "statements": per_request,
-        # One request at a time, in-process: what a request costs this process (MCP requests
-        # include Starlette's TestClient, which costs several milliseconds itself).
-        "wall_ms": round(wall / REQUESTS * 1000, 2),
-        "cpu_ms": round(cpu / REQUESTS * 1000, 2),
-    }
 
 
 def wait_for_revocation_listener(seconds: float = 10) -> None:

@@ -103,11 +103,6 @@ def shown(value: float, threshold: float) -> str:
     return f"{value:.3f}" if value < threshold and float(text) >= threshold else text
 
 
-def target(text: str, measured: str, met: bool, key: str) -> dict:
-    """One line of the targets table; `key` names the paragraph that explains a miss (`limits`)."""
-    return {"target": text, "measured": measured, "met": met, "key": key}
-
-
 def targets(data: dict) -> list[dict]:
     """Each target of issue 8 with what this run measured and whether it was met."""
     found = []
@@ -116,12 +111,12 @@ def targets(data: dict) -> list[dict]:
         r = rows.get(scenario)
         if r and r["ratio"] is not None:
             found.append(
-                target(
-                    f"{LABELS[scenario]}: ≥ 2× the peer's req/s",
-                    f"{shown(r['ratio'], 2)}×",
-                    r["ratio"] >= 2,
-                    "discovery",
-                )
+                {
+                    "target": f"{LABELS[scenario]}: ≥ 2× the peer's req/s",
+                    "measured": f"{shown(r['ratio'], 2)}×",
+                    "met": r["ratio"] >= 2,
+                    "key": "discovery",
+                }
             )
     for scenario in ("list_2025", "call_2025", "list_2026", "call_2026"):
         r = rows.get(scenario)
@@ -129,47 +124,47 @@ def targets(data: dict) -> list[dict]:
             p99_ours, p99_peer = r["ours"]["p99"], r["peer"]["p99"]
             met = r["ratio"] >= 1 and p99_ours <= p99_peer
             found.append(
-                target(
-                    f"{LABELS[scenario]}: ≥ 1× the peer's req/s, p99 no worse",
-                    f"{shown(r['ratio'], 1)}×, p99 {p99_ours:.1f} vs {p99_peer:.1f} ms",
-                    met,
-                    "mcp",
-                )
+                {
+                    "target": f"{LABELS[scenario]}: ≥ 1× the peer's req/s, p99 no worse",
+                    "measured": f"{shown(r['ratio'], 1)}×, p99 {p99_ours:.1f} vs {p99_peer:.1f} ms",
+                    "met": met,
+                    "key": "mcp",
+                }
             )
     r = rows.get("refresh")
     if r and r["ratio"] is not None:
         found.append(
-            target(
-                f"{LABELS['refresh']}: ≥ 0.1× the in-memory peer",
-                f"{shown(r['ratio'], 0.1)}×",
-                r["ratio"] >= 0.1,
-                "refresh",
-            )
+            {
+                "target": f"{LABELS['refresh']}: ≥ 0.1× the in-memory peer",
+                "measured": f"{shown(r['ratio'], 0.1)}×",
+                "met": r["ratio"] >= 0.1,
+                "key": "refresh",
+            }
         )
     sizes = (data.get("rows") or {}).get("sizes") or []
     if len(sizes) == 2:
         small, large = (median([run["p50"] for run in s["runs"]]) for s in sizes)
         if small and large:
             found.append(
-                target(
-                    f"authenticated call latency (p50, one connection) with {sizes[1]['rows']:,} "
+                {
+                    "target": f"authenticated call latency (p50, one connection) with {sizes[1]['rows']:,} "
                     f"tokens stored: within 10% of {sizes[0]['rows']:,}",
-                    f"{large:.3f} vs {small:.3f} ms ({(large / small - 1) * 100:+.1f}%)",
-                    large <= small * 1.10,
-                    "rows",
-                )
+                    "measured": f"{large:.3f} vs {small:.3f} ms ({(large / small - 1) * 100:+.1f}%)",
+                    "met": large <= small * 1.10,
+                    "key": "rows",
+                }
             )
     queries = (data.get("queries") or {}).get("summary") or {}
     mcp = {k: v for k, v in queries.items() if k in ("list_2025", "call_2025", "list_2026", "call_2026")}
     if mcp:
         worst = max(mcp.values())
         found.append(
-            target(
-                "at most one database query per authenticated MCP call, cache off",
-                f"{worst:g} (worst of tools/list and tools/call, both generations)",
-                worst <= 1,
-                "queries",
-            )
+            {
+                "target": "at most one database query per authenticated MCP call, cache off",
+                "measured": f"{worst:g} (worst of tools/list and tools/call, both generations)",
+                "met": worst <= 1,
+                "key": "queries",
+            }
         )
     return found
 
@@ -177,7 +172,49 @@ def targets(data: dict) -> list[dict]:
 def limits(data: dict) -> dict[str, str]:
     """What limits each target, for the report's "missed" section (from measurements made while
     building the benchmark, and from this run's own figures where they say it)."""
-    mcp_run, discovery_run, rows_run = mcp_ratios_in_run(data), discovery_in_run(data), lookups_in_run(data)
+    cases = (data.get("queries") or {}).get("cases") or {}
+    refresh = cases.get("refresh") or {}
+    refresh_cost = (
+        f"{refresh['per_request']:g} statements per grant (listed below); one at a time, through Django's test "
+        f"client (no HTTP), a grant took {refresh.get('wall_ms', '?')} ms, {refresh.get('cpu_ms', '?')} ms of it "
+        "CPU in the Python process"
+        if refresh
+        else "the statements per grant are listed below"
+    )
+
+    def ratios(phase: str) -> str:
+        rows = {r["scenario"]: r["ratio"] for r in comparison(data, phase)}
+        found = [
+            f"{LABELS[k]} {rows[k]:.2f}" for k in ("list_2025", "call_2025", "list_2026", "call_2026") if rows.get(k)
+        ]
+        return ", ".join(found)
+
+    in_this_run = [
+        f"{title}: {ratios(phase)}"
+        for phase, title in (
+            ("ratio", "one worker (the table below)"),
+            ("json", "JSON answers"),
+            ("cache", cache_title(data)),
+            ("deployed", f"{data.get('deployed_workers', '?')} workers"),
+        )
+        if ratios(phase)
+    ]
+    mcp_run = (" The ours/peer ratios of this run, " + "; ".join(in_this_run) + ".") if in_this_run else ""
+    deployed = {r["scenario"]: r["ratio"] for r in comparison(data, "deployed")}
+    discovery_run = ""
+    if deployed.get("prm") and deployed.get("asm"):
+        discovery_run = (
+            f" With the deployed {data.get('deployed_workers', '?')} workers the ratios were "
+            f"{deployed['prm']:.2f} and {deployed['asm']:.2f}."
+        )
+    sizes = (data.get("rows") or {}).get("sizes") or []
+    rows_run = ""
+    if len(sizes) == 2:
+        rows_run = (
+            " In this run the lookup statement took a median of "
+            + " and ".join(f"{s['lookup']['lookup']['median_us']} µs with {s['rows']:,} rows" for s in sizes)
+            + "."
+        )
     return {
         "discovery": (
             "The documents are answered by the ASGI router from the bytes Django built once per process "
@@ -210,7 +247,7 @@ def limits(data: dict) -> dict[str, str]:
         ),
         "refresh": (
             "The grant is django-oauth-toolkit's and oauthlib's: "
-            + refresh_cost(data)
+            + refresh_cost
             + ", mostly the Django ORM building and reading DOT's model queries (the client, the refresh "
             "token locked for update, its access token, the user), then one durable commit with the old "
             "tokens revoked and new ones inserted, plus the two abuse-limit counters. The peer changes two "
@@ -224,61 +261,6 @@ def limits(data: dict) -> dict[str, str]:
         ),
         "queries": "Every statement counted is listed below.",
     }
-
-
-def refresh_cost(data: dict) -> str:
-    refresh = ((data.get("queries") or {}).get("cases") or {}).get("refresh") or {}
-    if not refresh:
-        return "the statements per grant are listed below"
-    return (
-        f"{refresh['per_request']:g} statements per grant (listed below); one at a time, through Django's test "
-        f"client (no HTTP), a grant took {refresh.get('wall_ms', '?')} ms, {refresh.get('cpu_ms', '?')} ms of it "
-        "CPU in the Python process"
-    )
-
-
-def mcp_ratios_in_run(data: dict) -> str:
-    """This run's ours/peer ratios of the MCP scenarios, per phase."""
-
-    def ratios(phase: str) -> str:
-        rows = {r["scenario"]: r["ratio"] for r in comparison(data, phase)}
-        found = [
-            f"{LABELS[k]} {rows[k]:.2f}" for k in ("list_2025", "call_2025", "list_2026", "call_2026") if rows.get(k)
-        ]
-        return ", ".join(found)
-
-    in_this_run = [
-        f"{title}: {ratios(phase)}"
-        for phase, title in (
-            ("ratio", "one worker (the table below)"),
-            ("json", "JSON answers"),
-            ("cache", cache_title(data)),
-            ("deployed", f"{data.get('deployed_workers', '?')} workers"),
-        )
-        if ratios(phase)
-    ]
-    return (" The ours/peer ratios of this run, " + "; ".join(in_this_run) + ".") if in_this_run else ""
-
-
-def discovery_in_run(data: dict) -> str:
-    deployed = {r["scenario"]: r["ratio"] for r in comparison(data, "deployed")}
-    if not (deployed.get("prm") and deployed.get("asm")):
-        return ""
-    return (
-        f" With the deployed {data.get('deployed_workers', '?')} workers the ratios were "
-        f"{deployed['prm']:.2f} and {deployed['asm']:.2f}."
-    )
-
-
-def lookups_in_run(data: dict) -> str:
-    sizes = (data.get("rows") or {}).get("sizes") or []
-    if len(sizes) != 2:
-        return ""
-    return (
-        " In this run the lookup statement took a median of "
-        + " and ".join(f"{s['lookup']['lookup']['median_us']} µs with {s['rows']:,} rows" for s in sizes)
-        + "."
-    )
 
 
 def cache_words(seconds: int) -> str:
@@ -305,67 +287,10 @@ def idle_lines(data: dict) -> tuple[list[str], int]:
     return lines, busy
 
 
-# What the measurements made while this benchmark was built changed in the server.
-LESSONS = [
-    "",
-    "### What the measurements led to",
-    "",
-    "Measured while this benchmark was built, on the same machine (each change is in the figures above):",
-    "",
-    "- **Discovery documents from the router** (`config/asgi.py`): the first request of each kind goes "
-    "through Django, which builds the document once per process (`common/documents.py`); the "
-    "router keeps that answer, byte for byte, and replays it (ETag/304, HEAD, CORS included). "
-    "In-process a document went from about 1.2 ms through Django to about 5 µs.",
-    "- **The token lookup on the event loop** (`mcpserver/token_lookup.py`, PostgreSQL): the one "
-    "indexed query now goes through an asynchronous connection of the worker instead of a hop to a "
-    "database thread, whose hand-over of the interpreter lock cost more than the query under load "
-    "(about 0.5 ms per request at 8 concurrent requests). Still one query per authenticated call.",
-    "- **Frozen start-up objects** (`gunicorn.conf.py`, `gc.freeze()` after the worker loads the "
-    "application): full garbage collections no longer walk Django and the SDK; p99 of `tools/list` "
-    "went from about 220 to about 80 ms in paired runs.",
-    "- **One JSON body where nothing can stream** (`mcpserver/gate.py`, `mcpserver/app.py`): a request "
-    "that cannot produce a notification while it is answered (the list methods, `initialize`, `ping`, "
-    "and the tools that never report progress or log, such as `whoami` and the notes tools) goes to a "
-    "second transport of the same MCP server that answers with one JSON body; everything else still "
-    "gets an event stream, so progress and log notifications reach the client during a tool call. The "
-    "SDK's event stream (sse-starlette, a task group per answer) had cost about as much again as the "
-    "answer itself: `tools/call` went from 0.13–0.20× the peer to about 0.6× with the cache off.",
-    "- **CORS only where there is an Origin** (`mcpserver/app.py`): Starlette's CORS middleware wraps "
-    "every answer, also for clients that are not browsers; they now go past it.",
-    "- **The user's name from the token lookup**: the lookup's join already reaches the user, so "
-    "`whoami` needs no second query.",
-    "- **A token cache that hears revocations** (`mcpserver/token_cache.py`, `mcpserver/revocations.py`): "
-    "on PostgreSQL, triggers announce every revocation (and every change of a token's client or user) "
-    "with NOTIFY when it commits, and each worker LISTENs and forgets the token at once; the cache is "
-    "used only while that connection listens. So it is on by default there "
-    "(`MCP_TOKEN_CACHE_SECONDS`, 30 s) with no revocation lag beyond the notification's own delivery "
-    "(tests/test_revocations.py); on SQLite nothing can tell other workers, so it stays off unless "
-    "asked for. The cost of a lookup per call is measured below with the cache off.",
-    "- **Cheaper bookkeeping on the token endpoint**: the two abuse-limit counters in one transaction "
-    "(asynchronous commit on PostgreSQL: a counter lost in a crash costs nothing), the client's "
-    "`last_used_at` written at most once a minute, the token-family lookup only for code exchanges.",
-    "- Not changed, and why: the refresh grant stays django-oauth-toolkit's; the worker stays "
-    "gunicorn's uvicorn worker with `WEB_CONCURRENCY` defaulting to 2, the core count here (plain "
-    "uvicorn looked up to a quarter faster on `tools/list` in a few noisy A/B runs, not enough to trade "
-    "gunicorn's process management for).",
-]
-
-
 def render(data: dict) -> str:
+    machine, config = data["machine"], data["config"]
     idle, busy = idle_lines(data)
-    out = [
-        *heading(data, len(idle), busy),
-        *targets_section(data),
-        *LESSONS,
-        *comparison_sections(data),
-        *queries_section(data),
-        *rows_section(data),
-        *conditions_section(data, idle),
-    ]
-    return "\n".join(out)
-
-
-def heading(data: dict, rounds: int, busy: int) -> list[str]:
+    versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
     out = [
         "# Performance",
         "",
@@ -382,16 +307,12 @@ def heading(data: dict, rounds: int, busy: int) -> list[str]:
     ]
     if busy:
         out += [
-            f"> **Noisy run:** before {busy} of {rounds} rounds a core was less than {BUSY_IDLE:.0f}% idle "
+            f"> **Noisy run:** before {busy} of {len(idle)} rounds a core was less than {BUSY_IDLE:.0f}% idle "
             '(other work on the machine; see "Conditions"). Ratios within about ±15% are not meaningful '
             "in such a run; re-run `make bench` on a quiet machine.",
             "",
         ]
-    return out
-
-
-def targets_section(data: dict) -> list[str]:
-    out = ["## Targets", "", "| target | measured | met |", "| --- | --- | --- |"]
+    out += ["## Targets", "", "| target | measured | met |", "| --- | --- | --- |"]
     found = targets(data)
     for t in found:
         out.append(f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else '**no**'} |")
@@ -401,12 +322,51 @@ def targets_section(data: dict) -> list[str]:
         for key in dict.fromkeys(t["key"] for t in missed):
             names = ", ".join(t["target"].split(":")[0] for t in missed if t["key"] == key)
             out += [f"- **{names}**: {limits(data)[key]}"]
-    return out
-
-
-def comparison_sections(data: dict) -> list[str]:
-    config = data["config"]
-    out = [
+    out += [
+        "",
+        "### What the measurements led to",
+        "",
+        "Measured while this benchmark was built, on the same machine (each change is in the figures above):",
+        "",
+        "- **Discovery documents from the router** (`config/asgi.py`): the first request of each kind goes "
+        "through Django, which builds the document once per process (`common/documents.py`); the "
+        "router keeps that answer, byte for byte, and replays it (ETag/304, HEAD, CORS included). "
+        "In-process a document went from about 1.2 ms through Django to about 5 µs.",
+        "- **The token lookup on the event loop** (`mcpserver/token_lookup.py`, PostgreSQL): the one "
+        "indexed query now goes through an asynchronous connection of the worker instead of a hop to a "
+        "database thread, whose hand-over of the interpreter lock cost more than the query under load "
+        "(about 0.5 ms per request at 8 concurrent requests). Still one query per authenticated call.",
+        "- **Frozen start-up objects** (`gunicorn.conf.py`, `gc.freeze()` after the worker loads the "
+        "application): full garbage collections no longer walk Django and the SDK; p99 of `tools/list` "
+        "went from about 220 to about 80 ms in paired runs.",
+        "- **One JSON body where nothing can stream** (`mcpserver/gate.py`, `mcpserver/app.py`): a request "
+        "that cannot produce a notification while it is answered (the list methods, `initialize`, `ping`, "
+        "and the tools that never report progress or log, such as `whoami` and the notes tools) goes to a "
+        "second transport of the same MCP server that answers with one JSON body; everything else still "
+        "gets an event stream, so progress and log notifications reach the client during a tool call. The "
+        "SDK's event stream (sse-starlette, a task group per answer) had cost about as much again as the "
+        "answer itself: `tools/call` went from 0.13–0.20× the peer to about 0.6× with the cache off.",
+        "- **CORS only where there is an Origin** (`mcpserver/app.py`): Starlette's CORS middleware wraps "
+        "every answer, also for clients that are not browsers; they now go past it.",
+        "- **The user's name from the token lookup**: the lookup's join already reaches the user, so "
+        "`whoami` needs no second query.",
+        "- **A token cache that hears revocations** (`mcpserver/token_cache.py`, `mcpserver/revocations.py`): "
+        "on PostgreSQL, triggers announce every revocation (and every change of a token's client or user) "
+        "with NOTIFY when it commits, and each worker LISTENs and forgets the token at once; the cache is "
+        "used only while that connection listens. So it is on by default there "
+        "(`MCP_TOKEN_CACHE_SECONDS`, 30 s) with no revocation lag beyond the notification's own delivery "
+        "(tests/test_revocations.py); on SQLite nothing can tell other workers, so it stays off unless "
+        "asked for. The cost of a lookup per call is measured below with the cache off.",
+        "- **Cheaper bookkeeping on the token endpoint**: the two abuse-limit counters in one transaction "
+        "(asynchronous commit on PostgreSQL: a counter lost in a crash costs nothing), the client's "
+        "`last_used_at` written at most once a minute, the token-family lookup only for code exchanges.",
+        "- Not changed, and why: the refresh grant stays django-oauth-toolkit's; the worker stays "
+        "gunicorn's uvicorn worker with `WEB_CONCURRENCY` defaulting to 2, the core count here (plain "
+        "uvicorn looked up to a quarter faster on `tools/list` in a few noisy A/B runs, not enough to trade "
+        "gunicorn's process management for).",
+    ]
+    ratio_rows = comparison(data, "ratio")
+    out += [
         "",
         "## Like for like: one worker against the peer",
         "",
@@ -416,7 +376,7 @@ def comparison_sections(data: dict) -> list[str]:
         "ours/peer > 1: we are faster. The latencies are those of a closed loop at saturation "
         f"({config['conns']} connections), so p50 ≈ connections ÷ throughput.",
         "",
-        *comparison_table(comparison(data, "ratio")),
+        *comparison_table(ratio_rows),
     ]
     deployed_rows = comparison(data, "deployed")
     if deployed_rows:
@@ -467,89 +427,73 @@ def comparison_sections(data: dict) -> list[str]:
             "",
             *comparison_table(json_rows),
         ]
-    return out
-
-
-def queries_section(data: dict) -> list[str]:
     queries = data.get("queries")
-    if not queries:
-        return []
-    out = [
-        "",
-        "## Database queries per request",
-        "",
-        f"Counted in-process (`bench/queries.py`) on {queries['database']}: the real ASGI application "
-        "under Starlette's TestClient, a counter wrapped around every statement on every database "
-        f"connection of the process, {queries['requests_each']} requests of each kind after one "
-        "warm-up request.",
-        "",
-        "| request | statements per request | by kind |",
-        "| --- | --- | --- |",
-    ]
-    names = {
-        "list_2025": "`tools/list`, 2025-11-25",
-        "call_2025": "`tools/call` (trivial tool), 2025-11-25",
-        "list_2026": "`tools/list`, 2026-07-28",
-        "call_2026": "`tools/call` (trivial tool), 2026-07-28",
-        "call_whoami_2025": "`tools/call whoami` (the user's name comes with the token), 2025-11-25",
-        "refresh": "`POST /token`, refresh-token grant",
-    }
-    for label, case in queries["cases"].items():
-        base, _, cached = label.partition("+")
-        name = names.get(base, base) + (" — token cache on" if cached else "")
-        kinds = ", ".join(f"{k} {v:g}" for k, v in case["by_kind"].items()) or "none"
-        out.append(f"| {name} | **{case['per_request']:g}** | {kinds} |")
-    for label in ("call_2025", "refresh"):
-        statements = queries["cases"].get(label, {}).get("statements") or []
-        if statements:
-            out += ["", f"Statements of one {names[label]}:", "", "```sql", *statements, "```"]
-    return out
-
-
-def rows_section(data: dict) -> list[str]:
-    rows, config = data.get("rows"), data["config"]
-    if not rows:
-        return []
-    out = [
-        "",
-        "## 1,000 against 1,000,000 stored tokens",
-        "",
-        "The access-token table filled (bulk insert of live tokens of the benchmark's client, "
-        "`bench/bulk_tokens.py`) to each size, then: the lookup statement timed in-process "
-        "(2,000 runs, through Django's cursor), the whole verification (`verification.verify`: on "
-        "PostgreSQL the lookup on the event loop, elsewhere on a database thread), and authenticated "
-        "`tools/call` over HTTP with **one** connection (no queueing: "
-        f"the latency of a single call), {config['latency_rounds']} runs of {config['duration']} s, "
-        "token cache off.",
-        "",
-        "| rows | insert | table size | lookup median / p99 µs | unknown-token lookup µs | "
-        "verification median / p99 µs | `tools/call` p50 / p99 ms | req/s |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for size in rows["sizes"]:
-        lk = size["lookup"]
-        p50 = median([r["p50"] for r in size["runs"]])
-        p99 = median([r["p99"] for r in size["runs"]])
-        rps = median([r["rps"] for r in size["runs"]])
-        out.append(
-            f"| {size['rows']:,} | {size['inserted']:,} rows in {size['seconds']} s | {size['size']} | "
-            f"{lk['lookup']['median_us']} / {lk['lookup']['p99_us']} | {lk['lookup_unknown']['median_us']} | "
-            f"{lk['verify']['median_us']} / {lk['verify']['p99_us']} | {fmt(p50, 3)} / {fmt(p99, 3)} | "
-            f"{fmt(rps)} |"
-        )
-    scans = []
-    for size in rows["sizes"]:
-        parts = [p.strip(" ->") for p in size["lookup"]["plan"].split(" | ")]
-        scan = next((p for p in parts if "Scan" in p or "SEARCH" in p or "SCAN" in p), parts[0] if parts else "")
-        scans.append(f"{size['rows']:,} rows: `{scan}`")
-    out += ["", "Access to the token table in the lookup's query plan: " + "; ".join(scans) + "."]
-    return out
-
-
-def conditions_section(data: dict, idle: list[str]) -> list[str]:
-    machine, config = data["machine"], data["config"]
-    versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
-    return [
+    if queries:
+        out += [
+            "",
+            "## Database queries per request",
+            "",
+            f"Counted in-process (`bench/queries.py`) on {queries['database']}: the real ASGI application "
+            "under Starlette's TestClient, a counter wrapped around every statement on every database "
+            f"connection of the process, {queries['requests_each']} requests of each kind after one "
+            "warm-up request.",
+            "",
+            "| request | statements per request | by kind |",
+            "| --- | --- | --- |",
+        ]
+        names = {
+            "list_2025": "`tools/list`, 2025-11-25",
+            "call_2025": "`tools/call` (trivial tool), 2025-11-25",
+            "list_2026": "`tools/list`, 2026-07-28",
+            "call_2026": "`tools/call` (trivial tool), 2026-07-28",
+            "call_whoami_2025": "`tools/call whoami` (the user's name comes with the token), 2025-11-25",
+            "refresh": "`POST /token`, refresh-token grant",
+        }
+        for label, case in queries["cases"].items():
+            base, _, cached = label.partition("+")
+            name = names.get(base, base) + (" — token cache on" if cached else "")
+            kinds = ", ".join(f"{k} {v:g}" for k, v in case["by_kind"].items()) or "none"
+            out.append(f"| {name} | **{case['per_request']:g}** | {kinds} |")
+        for label in ("call_2025", "refresh"):
+            statements = queries["cases"].get(label, {}).get("statements") or []
+            if statements:
+                out += ["", f"Statements of one {names[label]}:", "", "```sql", *statements, "```"]
+    rows = data.get("rows")
+    if rows:
+        out += [
+            "",
+            "## 1,000 against 1,000,000 stored tokens",
+            "",
+            "The access-token table filled (bulk insert of live tokens of the benchmark's client, "
+            "`bench/bulk_tokens.py`) to each size, then: the lookup statement timed in-process "
+            "(2,000 runs, through Django's cursor), the whole verification (`verification.verify`: on "
+            "PostgreSQL the lookup on the event loop, elsewhere on a database thread), and authenticated "
+            "`tools/call` over HTTP with **one** connection (no queueing: "
+            f"the latency of a single call), {config['latency_rounds']} runs of {config['duration']} s, "
+            "token cache off.",
+            "",
+            "| rows | insert | table size | lookup median / p99 µs | unknown-token lookup µs | "
+            "verification median / p99 µs | `tools/call` p50 / p99 ms | req/s |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for size in rows["sizes"]:
+            lk = size["lookup"]
+            p50 = median([r["p50"] for r in size["runs"]])
+            p99 = median([r["p99"] for r in size["runs"]])
+            rps = median([r["rps"] for r in size["runs"]])
+            out.append(
+                f"| {size['rows']:,} | {size['inserted']:,} rows in {size['seconds']} s | {size['size']} | "
+                f"{lk['lookup']['median_us']} / {lk['lookup']['p99_us']} | {lk['lookup_unknown']['median_us']} | "
+                f"{lk['verify']['median_us']} / {lk['verify']['p99_us']} | {fmt(p50, 3)} / {fmt(p99, 3)} | "
+                f"{fmt(rps)} |"
+            )
+        scans = []
+        for size in rows["sizes"]:
+            parts = [p.strip(" ->") for p in size["lookup"]["plan"].split(" | ")]
+            scan = next((p for p in parts if "Scan" in p or "SEARCH" in p or "SCAN" in p), parts[0] if parts else "")
+            scans.append(f"{size['rows']:,} rows: `{scan}`")
+        out += ["", "Access to the token table in the lookup's query plan: " + "; ".join(scans) + "."]
+    out += [
         "",
         "## Conditions",
         "",
@@ -583,6 +527,7 @@ def conditions_section(data: dict, idle: list[str]) -> list[str]:
         *idle,
         "",
     ]
+    return "\n".join(out)
 
 
 def console_table(data: dict) -> str:

@@ -602,6 +602,7 @@ def main() -> int:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     workdir = ROOT / "var" / "bench" / stamp
     workdir.mkdir(parents=True, exist_ok=True)
+    raw = workdir / "wrk.txt"
     started = time.monotonic()
     log(f"raw output in {workdir}")
 
@@ -609,31 +610,96 @@ def main() -> int:
         raise SystemExit(f"stopped by signal {signum}")
 
     signal.signal(signal.SIGTERM, interrupted)
-    runner = Runner(config, workdir / "wrk.txt")
+    runner = Runner(config, raw)
     data: dict = {
         "config": asdict(config),
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "idle": [],
         "phases": phases,
     }
-    data["deployed_workers"] = config.deployed_workers or deployed_default_workers()
+    deployed = config.deployed_workers or deployed_default_workers()
+    data["deployed_workers"] = deployed
     with contextlib.ExitStack() as stack:
-        ours, peer = start_servers(stack, config, workdir, data)
-        ours_side, peer_side = sides_with_tokens(config, ours, peer, workdir)
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
+        database_url = stack.enter_context(bench_database(tmp))
+        data["machine"] = machine_facts(database_url)
+        log(f"database: {data['machine']['database']}")
+        ours = OurServer(database_url, workdir, workers=1, cpus=config.server_cpus)
+        log("migrating and seeding our server's database")
+        ours.prepare()
+        peer = Peer(workdir, cpus=config.server_cpus)
+        stack.callback(peer.stop)
+        stack.callback(ours.stop)
+        peer.start()
+        ours.start()
+
+        passes = 2 * (config.rounds + config.rounds_secondary)
+        seeds = seeds_needed(config, passes)
+        log(f"tokens: full OAuth flows on both servers ({seeds} refresh-token seeds each)")
+        ours_creds = oauth_client.obtain(ours.url + "/mcp", ours.username, ours.password, seeds=seeds)
+        peer_creds = oauth_client.obtain(peer.url + "/mcp", seeds=seeds)
+        ours_side = Side("ours", ours_creds, config.tool, workdir / "ours.seeds")
+        peer_side = Side("peer", peer_creds, config.tool, workdir / "peer.seeds")
+        write_seeds(ours_side.seeds_file, ours_creds.refresh_tokens)
+        write_seeds(peer_side.seeds_file, peer_creds.refresh_tokens)
         sides = [ours_side, peer_side]
+        mcp_scenarios = [s for s in scenarios if s.startswith(("list_", "call_"))]
+
         # On PostgreSQL the token cache is on by default (revocations are heard by every worker);
         # the "cache" phase measures the other setting.
         data["cache_default"] = int(ours.setting("MCP_TOKEN_CACHE_SECONDS"))
         data["cache_other"] = 0 if data["cache_default"] else config.cache_seconds
         if "ratio" in phases:
             runner.alternate("ratio", sides, scenarios, config.rounds, data["idle"])
-        ours = variant_phases(stack, runner, ours, sides, scenarios, data)
+        # The other configurations of our server, each against the same peer.
+        variants = [
+            ("deployed", {"workers": deployed, "extra_env": {}}, scenarios, deployed > 1),
+            (
+                "cache",
+                {"workers": 1, "extra_env": {"MCP_TOKEN_CACHE_SECONDS": str(data["cache_other"])}},
+                mcp_scenarios,
+                True,
+            ),
+            ("json", {"workers": 1, "extra_env": {"MCP_JSON_RESPONSE": "1"}}, mcp_scenarios, True),
+        ]
+        for phase, changes, chosen, wanted in variants:
+            if phase not in phases or not wanted or not chosen:
+                continue
+            ours.stop()
+            ours = ours.variant(**changes)
+            stack.callback(ours.stop)
+            ours.start()
+            runner.alternate(phase, sides, chosen, config.rounds_secondary, data["idle"])
+        if ours.workers != 1 or ours.extra_env:
+            ours.stop()
+            ours = ours.variant(workers=1, extra_env={})
+            stack.callback(ours.stop)
+            ours.start()
         if "queries" in phases:
-            data["queries"] = queries_phase(ours, ours_side, config, data["cache_default"])
+            log("queries per request (in-process, counted on every database connection)")
+            seeds_left = [t for t in ours_side.seeds_file.read_text().split() if t]
+            data["queries"] = run_helper(
+                ours,
+                "queries.py",
+                {
+                    "mode": "count",
+                    "access_token": ours_creds.access_token,
+                    "client_id": ours_creds.client_id,
+                    "resource": ours_creds.resource,
+                    "refresh_tokens": seeds_left[-40:],
+                    "tool": config.tool,
+                    "cache_seconds": data["cache_default"] or config.cache_seconds,
+                },
+            )
+            write_seeds(ours_side.seeds_file, seeds_left[:-40])
+            log(f"queries: {json.dumps(data['queries']['summary'])}")
         if "rows" in phases:
             if data["cache_default"]:
                 # Every call must look its token up, or the table's size could not matter.
-                ours = restart(stack, ours, workers=1, extra_env={"MCP_TOKEN_CACHE_SECONDS": "0"})
+                ours.stop()
+                ours = ours.variant(workers=1, extra_env={"MCP_TOKEN_CACHE_SECONDS": "0"})
+                stack.callback(ours.stop)
+                ours.start()
             data["rows"] = large_table_phase(runner, ours, ours_side, config, data["idle"])
         data["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
         data["elapsed_seconds"] = round(time.monotonic() - started)
@@ -644,96 +710,6 @@ def main() -> int:
     print(report.console_table(data))
     log(f"wrote {config.output} and {workdir / 'results.json'} in {data['elapsed_seconds']} s")
     return 0
-
-
-def start_servers(stack: contextlib.ExitStack, config: Config, workdir: Path, data: dict) -> tuple[OurServer, Peer]:
-    """The benchmark's database, our server on it (one worker) and the peer, stopped when `stack` closes."""
-    tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
-    database_url = stack.enter_context(bench_database(tmp))
-    data["machine"] = machine_facts(database_url)
-    log(f"database: {data['machine']['database']}")
-    ours = OurServer(database_url, workdir, workers=1, cpus=config.server_cpus)
-    log("migrating and seeding our server's database")
-    ours.prepare()
-    peer = Peer(workdir, cpus=config.server_cpus)
-    stack.callback(peer.stop)
-    stack.callback(ours.stop)
-    peer.start()
-    ours.start()
-    return ours, peer
-
-
-def sides_with_tokens(config: Config, ours: OurServer, peer: Peer, workdir: Path) -> tuple[Side, Side]:
-    """Each server's side of the comparison, with tokens from a full OAuth flow and enough
-    refresh-token seeds for every pass of the refresh scenario."""
-    passes = 2 * (config.rounds + config.rounds_secondary)
-    seeds = seeds_needed(config, passes)
-    log(f"tokens: full OAuth flows on both servers ({seeds} refresh-token seeds each)")
-    ours_creds = oauth_client.obtain(ours.url + "/mcp", ours.username, ours.password, seeds=seeds)
-    peer_creds = oauth_client.obtain(peer.url + "/mcp", seeds=seeds)
-    ours_side = Side("ours", ours_creds, config.tool, workdir / "ours.seeds")
-    peer_side = Side("peer", peer_creds, config.tool, workdir / "peer.seeds")
-    write_seeds(ours_side.seeds_file, ours_creds.refresh_tokens)
-    write_seeds(peer_side.seeds_file, peer_creds.refresh_tokens)
-    return ours_side, peer_side
-
-
-def restart(stack: contextlib.ExitStack, ours: OurServer, **changes) -> OurServer:
-    """Stop our server and start it again with `changes` (stopped again when `stack` closes)."""
-    ours.stop()
-    ours = ours.variant(**changes)
-    stack.callback(ours.stop)
-    ours.start()
-    return ours
-
-
-def variant_phases(
-    stack: contextlib.ExitStack, runner: Runner, ours: OurServer, sides: list[Side], scenarios: list[str], data: dict
-) -> OurServer:
-    """The other configurations of our server (as deployed, the other cache setting, JSON answers),
-    each against the same peer; our server is back to one worker and no changes afterwards."""
-    config, phases, deployed = runner.config, data["phases"], data["deployed_workers"]
-    mcp_scenarios = [s for s in scenarios if s.startswith(("list_", "call_"))]
-    variants = [
-        ("deployed", {"workers": deployed, "extra_env": {}}, scenarios, deployed > 1),
-        (
-            "cache",
-            {"workers": 1, "extra_env": {"MCP_TOKEN_CACHE_SECONDS": str(data["cache_other"])}},
-            mcp_scenarios,
-            True,
-        ),
-        ("json", {"workers": 1, "extra_env": {"MCP_JSON_RESPONSE": "1"}}, mcp_scenarios, True),
-    ]
-    for phase, changes, chosen, wanted in variants:
-        if phase not in phases or not wanted or not chosen:
-            continue
-        ours = restart(stack, ours, **changes)
-        runner.alternate(phase, sides, chosen, config.rounds_secondary, data["idle"])
-    if ours.workers != 1 or ours.extra_env:
-        ours = restart(stack, ours, workers=1, extra_env={})
-    return ours
-
-
-def queries_phase(ours: OurServer, side: Side, config: Config, cache_default: int) -> dict:
-    """Statements per request, counted in-process by queries.py on our server's database."""
-    log("queries per request (in-process, counted on every database connection)")
-    seeds_left = [t for t in side.seeds_file.read_text().split() if t]
-    counted = run_helper(
-        ours,
-        "queries.py",
-        {
-            "mode": "count",
-            "access_token": side.creds.access_token,
-            "client_id": side.creds.client_id,
-            "resource": side.creds.resource,
-            "refresh_tokens": seeds_left[-40:],
-            "tool": config.tool,
-            "cache_seconds": cache_default or config.cache_seconds,
-        },
-    )
-    write_seeds(side.seeds_file, seeds_left[:-40])
-    log(f"queries: {json.dumps(counted['summary'])}")
-    return counted
 
 
 def large_table_phase(runner: Runner, ours: OurServer, side: Side, config: Config, idle: list) -> dict:
