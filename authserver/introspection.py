@@ -3,7 +3,8 @@ server (SERVER_ROLE=authorization; see docker-compose.split.yml).
 
 Written here instead of mounting django-oauth-toolkit's IntrospectTokenView, which lets *any*
 authenticated client (an anonymous self-registration is enough) or any bearer token with the
-`introspection` scope read *any* token's user (research/dot.md §4). Here only the confidential
+`introspection` scope read *any* token's user (tried on DOT 3.4.1: a client registered
+anonymously read the `username` of another client's token). Here only the confidential
 clients named in settings.INTROSPECTION_CLIENT_IDS, authenticated with their secret or with a
 signed assertion (RFC 7523 private_key_jwt, the same rules as at /token: authserver/client_auth.py),
 may ask,

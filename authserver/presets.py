@@ -104,8 +104,14 @@ asyncio.run(main())"""
 
 # --- The table ---------------------------------------------------------------------------------------------
 # Where each entry comes from (checked against each client's documentation in December 2026):
-# - redirect URIs: shared/research/mcp-spec.md §4, clients.md ("Hosted callbacks") and anchors.md
-#   §2 (items 3, 4, 9) and §4.2;
+# - redirect URIs, as the clients' public issue trackers report them: Claude's hosted callback on
+#   claude.ai and claude.com (PrefectHQ/fastmcp#1564, #1628); Claude Code's CIMD document lists
+#   http://localhost/callback and http://127.0.0.1/callback and signs in on an ephemeral port
+#   (anthropics/claude-code#37767, #41011); VS Code registers http://127.0.0.1:33418/,
+#   http://127.0.0.1/ and its vscode.dev callbacks, and falls back to another port when 33418 is
+#   busy (microsoft/vscode#278512); Cursor's cursor:// and www.cursor.com/agents callbacks
+#   (makeplane/plane-mcp-server#159); ChatGPT's connector_platform_oauth_redirect and per-app
+#   connector/oauth/<id> callbacks (the URL client id documents it sends);
 # - claude: "Get started with custom connectors using remote MCP",
 #   https://support.claude.com/en/articles/11175166, and https://claude.com/docs/connectors/faq
 #   (individual plans: Customize › Connectors, https://claude.ai/customize/connectors, + then "Add
@@ -228,7 +234,7 @@ PRESETS_AND_GUIDES: tuple[Preset, ...] = (
         ),
         documentation="https://help.openai.com/en/articles/12584461",
         hosted=True,
-        jwks_uri="https://chatgpt.com/oauth/jwks.json",  # as ChatGPT's client document names it (clients.md)
+        jwks_uri="https://chatgpt.com/oauth/jwks.json",  # as ChatGPT's client metadata document names it
     ),
     Preset(
         "mcp-inspector",

@@ -2,8 +2,9 @@
 public API (mcpserver.api) like any app's. Installed only when MCP_CONFORMANCE_FIXTURES is on
 (config/settings.py; the tests turn it on, production leaves it off).
 
-Names, arguments and texts are the ones the suite's scenarios check (research/conformance.md,
-"Exact server fixtures"); nothing here touches user data.
+Names, arguments and texts are the ones the suite's scenarios check (the scenario descriptions
+of modelcontextprotocol/conformance, and the reference everything-server of its examples); nothing
+here touches user data.
 """
 
 from __future__ import annotations

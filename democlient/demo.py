@@ -2,7 +2,7 @@
 server and narrates every exchange, from the first 401 to a tool call, the 403 step-up and the
 re-authorization with the wider scope.
 
-It speaks plain HTTP (httpx2, `democlient.flow`, `democlient.mcp`) rather than the SDK's client
+It speaks plain HTTP (httpx2, `democlient.flow`, `democlient.mcp_calls`) rather than the SDK's client
 on purpose: the point is to show each request and answer on the wire (status codes, the
 `WWW-Authenticate` challenges), which the SDK's client handles out of sight. Discovery URLs are
 built with the SDK's own helpers, so the demo tries exactly what the official Python client tries.
@@ -31,7 +31,7 @@ from mcp.client.auth.utils import (
     union_scopes,
 )
 
-from . import flow, mcp
+from . import flow, mcp_calls
 from .narrate import Narrator, mask, mask_text, redact
 
 HEADLESS_REDIRECT_URI = "http://127.0.0.1/callback"  # never listened on: the headless browser stops there
@@ -200,7 +200,7 @@ class Demo:
     timeout: float = 30.0
     callback_timeout: float = 300.0
     open_browser: Callable[[str], Any] = webbrowser.open
-    protocol: str = mcp.MODERN
+    protocol: str = mcp_calls.MODERN
 
     def __post_init__(self) -> None:
         self.mcp_url = mcp_url_from(self.url)
@@ -566,8 +566,8 @@ class Demo:
         self.exchange("token")
 
     # --- The MCP session ----------------------------------------------------------------------
-    def call(self, token: str | None, method: str, params: dict[str, Any]) -> tuple[mcp.Reply, httpx2.Response]:
-        reply = mcp.call(self.http, self.mcp_url, token, method, params, version=self.protocol)
+    def call(self, token: str | None, method: str, params: dict[str, Any]) -> tuple[mcp_calls.Reply, httpx2.Response]:
+        reply = mcp_calls.call(self.http, self.mcp_url, token, method, params, version=self.protocol)
         assert reply.response is not None
         return reply, reply.response
 
@@ -596,11 +596,11 @@ class Demo:
         return result
 
     def step_mcp_discover(self) -> None:
-        if self.protocol == mcp.MODERN:
+        if self.protocol == mcp_calls.MODERN:
             method, params = "server/discover", {}
         else:
             method = "initialize"
-            params = {"protocolVersion": self.protocol, "capabilities": {}, "clientInfo": mcp.CLIENT_INFO}
+            params = {"protocolVersion": self.protocol, "capabilities": {}, "clientInfo": mcp_calls.CLIENT_INFO}
 
         def describe(result: dict) -> str:
             info = result.get("serverInfo") or (result.get("_meta") or {}).get("io.modelcontextprotocol/serverInfo")

@@ -2,7 +2,9 @@
 when they may not.
 
 Written as our own small ASGI layer rather than the SDK's `AuthSettings`/`RequireAuthMiddleware`
-because MCP clients need what that middleware does not give (research/prototype.md):
+because MCP clients need what that middleware does not give (it answers 401 `invalid_token` with
+no `scope=` even when no token was sent, checks one scope list for the whole endpoint, and refuses
+a CORS preflight with a 401):
 - a 401 without `error=` when no token was sent, and a `scope="…"` hint on every challenge;
 - a per-tool 403 `insufficient_scope` with the exact scope needed, decided *before* the SDK runs,
   since inside the SDK a refusal can only become an in-band JSON-RPC error, never the HTTP 403

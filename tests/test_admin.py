@@ -57,7 +57,7 @@ def rows(html: str) -> list[str]:
 
 # --- Presets ---------------------------------------------------------------------------------------
 EXPECTED_PRESETS = {
-    # From shared/research/mcp-spec.md §4 and anchors.md §2 and §4.2.
+    # The callbacks each client really uses, with their public sources in authserver/presets.py.
     "claude": (["https://claude.ai/api/mcp/auth_callback", "https://claude.com/api/mcp/auth_callback"], "confidential"),
     "claude-code": (["http://localhost/callback", "http://127.0.0.1/callback"], "public"),
     "vscode": (

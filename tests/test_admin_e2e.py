@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx2
 import pytest
 
-from democlient import flow, mcp
+from democlient import flow, mcp_calls
 from tests.conftest import REDIRECT_URI, TokenKit
 from tests.support.admin_session import AdminSession
 from tests.support.server import LiveServer
@@ -29,8 +29,8 @@ def whoami_status_within(
     return status
 
 
-def whoami(http: httpx2.Client, server: LiveServer, access_token: str) -> mcp.Reply:
-    return mcp.call(http, server.mcp_url, access_token, "tools/call", {"name": "whoami", "arguments": {}})
+def whoami(http: httpx2.Client, server: LiveServer, access_token: str) -> mcp_calls.Reply:
+    return mcp_calls.call(http, server.mcp_url, access_token, "tools/call", {"name": "whoami", "arguments": {}})
 
 
 def authorize_page(http: httpx2.Client, server: LiveServer, client_id: str) -> httpx2.Response:

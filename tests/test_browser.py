@@ -19,7 +19,7 @@ import httpx2
 import pytest
 from playwright.sync_api import expect
 
-from democlient import flow, mcp
+from democlient import flow, mcp_calls
 from tests.support import conformance
 from tests.support.browser import (
     LoopbackApp,
@@ -34,8 +34,8 @@ from tests.support.server import ADMIN_PASSWORD, ADMIN_USERNAME, DEMO_PASSWORD, 
 pytestmark = pytest.mark.e2e
 
 
-def whoami(http: httpx2.Client, mcp_url: str, token: str) -> mcp.Reply:
-    return mcp.call(http, mcp_url, token, "tools/call", {"name": "whoami", "arguments": {}})
+def whoami(http: httpx2.Client, mcp_url: str, token: str) -> mcp_calls.Reply:
+    return mcp_calls.call(http, mcp_url, token, "tools/call", {"name": "whoami", "arguments": {}})
 
 
 def test_admin_adds_a_preset_client_the_user_connects_then_revokes_it(stack, http: httpx2.Client) -> None:

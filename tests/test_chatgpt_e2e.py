@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import httpx2
 import pytest
 
-from democlient import flow, mcp
+from democlient import flow, mcp_calls
 from tests.conftest import publish_cimd_document
 from tests.support.server import DEMO_PASSWORD, DEMO_USERNAME, LiveServer
 from tests.support.signing import ClientKey, assertion_fields
@@ -42,7 +42,8 @@ def replica(stack: LiveServer) -> Iterator[LiveServer]:
 
 
 def chatgpt_document(client_id: str, callback: str, key: ClientKey, jwks_uri: str | None) -> dict:
-    """Shaped like ChatGPT's client metadata document (shared/research/clients.md)."""
+    """Shaped like ChatGPT's client metadata document (private_key_jwt with RS256 and a jwks_uri, as
+    public reports show it: engram-app/Engram#1637)."""
     document = {
         "client_id": client_id,
         "client_uri": "https://chatgpt.example/",
@@ -122,11 +123,13 @@ def test_chatgpt_connects_with_a_signed_url_client_id(stack, http, algorithm: st
     access = refreshed.json()["access_token"]
     assert access != tokens["access_token"]
 
-    reply = mcp.call(http, stack.mcp_url, access, "tools/call", {"name": "whoami", "arguments": {}})
+    reply = mcp_calls.call(http, stack.mcp_url, access, "tools/call", {"name": "whoami", "arguments": {}})
     assert reply.status == 200, reply.response.text if reply.response else reply
     assert reply.result["structuredContent"]["user"] == DEMO_USERNAME
     # The first access token went with the rotation.
-    stale = mcp.call(http, stack.mcp_url, tokens["access_token"], "tools/call", {"name": "whoami", "arguments": {}})
+    stale = mcp_calls.call(
+        http, stack.mcp_url, tokens["access_token"], "tools/call", {"name": "whoami", "arguments": {}}
+    )
     assert stale.status == 401
 
 

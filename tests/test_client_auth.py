@@ -49,7 +49,8 @@ def key() -> ClientKey:
 
 
 def document(client_id: str = CLIENT_URL, **overrides) -> dict:
-    """A client metadata document shaped like ChatGPT's (shared/research/clients.md)."""
+    """A client metadata document shaped like ChatGPT's (its URL client id, private_key_jwt with RS256
+    and a jwks_uri, as public reports show it: engram-app/Engram#1637)."""
     doc = {
         "client_id": client_id,
         "client_uri": "https://chatgpt.example/",

@@ -22,7 +22,7 @@ from tests.support.server import LiveServer
 pytestmark = pytest.mark.e2e
 
 # They need server→client requests in the middle of a tool call, which only a stateful 2025-xx
-# session can carry (research/conformance.md).
+# session can carry (a stateless server has no stream to send them on).
 NEEDS_STATEFUL_SESSION = {
     "tools-call-sampling",
     "tools-call-elicitation",

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import httpx2
 import pytest
 
-from democlient import flow, mcp
+from democlient import flow, mcp_calls
 from tests.support.deploy import EntrypointServer, start_all, stop_all
 from tests.support.server import DEMO_PASSWORD, DEMO_USERNAME
 
@@ -109,20 +109,20 @@ def test_a_token_from_the_authorization_server_works_at_the_mcp_server(split, ht
     tokens = obtain_tokens(auth, resource, http, "mcp:read mcp:write")
     access = tokens["access_token"]
 
-    whoami = mcp.call(http, resource.mcp_url, access, "tools/call", {"name": "whoami", "arguments": {}})
+    whoami = mcp_calls.call(http, resource.mcp_url, access, "tools/call", {"name": "whoami", "arguments": {}})
     assert whoami.status == 200, whoami.message
     assert whoami.result["structuredContent"] == {
         "user": DEMO_USERNAME,
         "client_id": tokens["client_id"],
         "scopes": ["mcp:read", "mcp:write"],
     }
-    created = mcp.call(
+    created = mcp_calls.call(
         http,
         resource.mcp_url,
         access,
         "tools/call",
         {"name": "create_note", "arguments": {"title": "Kept by the MCP server"}},
-        version=mcp.MODERN,
+        version=mcp_calls.MODERN,
     )
     assert created.status == 200, created.message
 
@@ -140,7 +140,7 @@ def test_a_revoked_token_is_refused_once_the_cache_expires(split, http: httpx2.C
     auth, resource = split
     tokens = obtain_tokens(auth, resource, http, "mcp:read")
     access = tokens["access_token"]
-    accepted = mcp.call(http, resource.mcp_url, access, "tools/call", {"name": "whoami", "arguments": {}})
+    accepted = mcp_calls.call(http, resource.mcp_url, access, "tools/call", {"name": "whoami", "arguments": {}})
     assert accepted.status == 200
 
     revoked = http.post(
@@ -152,7 +152,7 @@ def test_a_revoked_token_is_refused_once_the_cache_expires(split, http: httpx2.C
 
     time.sleep(CACHE_SECONDS + 0.5)
     for _ in range(4):  # whichever worker answers, its cached answer has expired
-        refused = mcp.call(http, resource.mcp_url, access, "tools/call", {"name": "whoami", "arguments": {}})
+        refused = mcp_calls.call(http, resource.mcp_url, access, "tools/call", {"name": "whoami", "arguments": {}})
         assert refused.status == 401
         assert 'error="invalid_token"' in refused.headers["www-authenticate"]
 

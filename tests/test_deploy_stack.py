@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from democlient import flow, mcp
+from democlient import flow, mcp_calls
 from tests.conftest import publish_cimd_document
 from tests.support.deploy import ROOT, VENV_BIN, EntrypointServer, port_free_on, start_all, stop_all
 from tests.support.dns import StubDNS
@@ -123,9 +123,11 @@ def walk(server: EntrypointServer, proxy: ProxyTransport) -> dict:
         seen["request"] = request
         seen["token"] = flow.exchange_code(http, asm["token_endpoint"], request, seen["callback"].code)
         access = seen["token"].json()["access_token"]
-        seen["initialize"] = mcp.initialize(http, PUBLIC + "/mcp", access)
-        seen["whoami"] = mcp.call(http, PUBLIC + "/mcp", access, "tools/call", {"name": "whoami", "arguments": {}})
-        seen["modern"] = mcp.call(http, PUBLIC + "/mcp", access, "tools/list", {}, version=mcp.MODERN)
+        seen["initialize"] = mcp_calls.initialize(http, PUBLIC + "/mcp", access)
+        seen["whoami"] = mcp_calls.call(
+            http, PUBLIC + "/mcp", access, "tools/call", {"name": "whoami", "arguments": {}}
+        )
+        seen["modern"] = mcp_calls.call(http, PUBLIC + "/mcp", access, "tools/list", {}, version=mcp_calls.MODERN)
     return seen
 
 
@@ -399,12 +401,12 @@ def test_the_whole_flow_alternating_between_replicas(replicas) -> None:
             tokens = exchanged.json()
             access = tokens["access_token"]
 
-            initialized = mcp.initialize(http, PUBLIC + "/mcp", access)  # A
+            initialized = mcp_calls.initialize(http, PUBLIC + "/mcp", access)  # A
             assert initialized.status == 200
-            listed = mcp.call(http, PUBLIC + "/mcp", access, "tools/list", {})  # B, no session to find
+            listed = mcp_calls.call(http, PUBLIC + "/mcp", access, "tools/list", {})  # B, no session to find
             assert listed.status == 200
             assert "create_note" in [tool["name"] for tool in listed.result["tools"]]
-            created = mcp.call(  # A
+            created = mcp_calls.call(  # A
                 http,
                 PUBLIC + "/mcp",
                 access,
@@ -413,13 +415,18 @@ def test_the_whole_flow_alternating_between_replicas(replicas) -> None:
             )
             assert created.status == 200, created.message
             note_id = created.result["structuredContent"]["id"]
-            read = mcp.call(  # B
+            read = mcp_calls.call(  # B
                 http, PUBLIC + "/mcp", access, "tools/call", {"name": "get_note", "arguments": {"note_id": note_id}}
             )
             assert read.status == 200
             assert read.result["structuredContent"]["body"] == "read on another"
-            modern = mcp.call(  # A
-                http, PUBLIC + "/mcp", access, "tools/call", {"name": "whoami", "arguments": {}}, version=mcp.MODERN
+            modern = mcp_calls.call(  # A
+                http,
+                PUBLIC + "/mcp",
+                access,
+                "tools/call",
+                {"name": "whoami", "arguments": {}},
+                version=mcp_calls.MODERN,
             )
             assert modern.status == 200
             assert modern.result["structuredContent"]["user"] == DEMO_USERNAME
@@ -428,7 +435,9 @@ def test_the_whole_flow_alternating_between_replicas(replicas) -> None:
             assert refreshed.status_code == 200, refreshed.text
             renewed = refreshed.json()["access_token"]
             for _replica in (a, b):  # A, then B
-                whoami = mcp.call(http, PUBLIC + "/mcp", renewed, "tools/call", {"name": "whoami", "arguments": {}})
+                whoami = mcp_calls.call(
+                    http, PUBLIC + "/mcp", renewed, "tools/call", {"name": "whoami", "arguments": {}}
+                )
                 assert whoami.status == 200
                 assert whoami.result["structuredContent"]["user"] == DEMO_USERNAME
             # The rotated refresh token is spent everywhere, not only where it was rotated.
@@ -596,7 +605,7 @@ def test_the_proxy_profiles_caddy_terminates_tls_and_balances_both_replicas(repl
             exchanged = flow.exchange_code(http, asm.json()["token_endpoint"], request, callback.code)
             assert exchanged.status_code == 200, exchanged.text
             access = exchanged.json()["access_token"]
-            whoami = mcp.call(http, PUBLIC + "/mcp", access, "tools/call", {"name": "whoami", "arguments": {}})
+            whoami = mcp_calls.call(http, PUBLIC + "/mcp", access, "tools/call", {"name": "whoami", "arguments": {}})
     finally:
         tls.shutdown()
 

@@ -12,8 +12,7 @@ import sys
 import pytest
 from django.core.management import call_command
 
-from democlient.client_behaviour import CLIENTS
-from democlient.doctor import CHECKS, FAIL, PASS, SKIP, WARN, diagnose, parse_challenge
+from democlient.doctor import CHECKS, CLIENTS, FAIL, PASS, SKIP, WARN, diagnose, parse_challenge
 from tests.support.fake_mcp import fake_mcp_server
 from tests.support.server import ROOT
 
@@ -240,8 +239,7 @@ def test_clients_that_add_offline_access_fail_where_the_server_does_not_list_it(
 
 
 def test_without_cimd_chatgpt_registers_itself() -> None:
-    from democlient.client_behaviour import verdict
-    from democlient.doctor import Finding
+    from democlient.doctor import Finding, verdict
 
     findings = {"asm.private_key_jwt": Finding(SKIP, "CIMD is not advertised"), "asm.dcr": Finding(PASS, "ok")}
     chatgpt = next(profile for profile in CLIENTS if profile.id == "chatgpt")

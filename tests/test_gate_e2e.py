@@ -11,7 +11,7 @@ import time
 import httpx2
 import pytest
 
-from democlient import mcp
+from democlient import mcp_calls
 from tests.support.server import OTHER_PASSWORD, OTHER_USERNAME, LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -84,7 +84,9 @@ def test_token_in_the_query_string_is_not_accepted(stack: LiveServer, http: http
 def test_valid_token_reaches_the_tools_with_its_user_client_and_scopes(
     stack: LiveServer, http: httpx2.Client, read_token
 ) -> None:
-    reply = mcp.call(http, stack.mcp_url, read_token["access_token"], "tools/call", {"name": "whoami", "arguments": {}})
+    reply = mcp_calls.call(
+        http, stack.mcp_url, read_token["access_token"], "tools/call", {"name": "whoami", "arguments": {}}
+    )
     assert reply.status == 200
     assert reply.result["structuredContent"] == {
         "user": "demo",
@@ -93,11 +95,11 @@ def test_valid_token_reaches_the_tools_with_its_user_client_and_scopes(
     }
 
 
-@pytest.mark.parametrize("version", [mcp.LEGACY, mcp.MODERN])
+@pytest.mark.parametrize("version", [mcp_calls.LEGACY, mcp_calls.MODERN])
 def test_read_only_token_calling_a_write_tool_gets_403_with_the_scope_to_ask_for(
     stack: LiveServer, http: httpx2.Client, read_token, version: str
 ) -> None:
-    reply = mcp.call(
+    reply = mcp_calls.call(
         http,
         stack.mcp_url,
         read_token["access_token"],
@@ -114,7 +116,7 @@ def test_read_only_token_calling_a_write_tool_gets_403_with_the_scope_to_ask_for
 
 def test_step_up_token_with_write_scope_may_write(stack: LiveServer, http: httpx2.Client, tokens) -> None:
     granted = tokens.tokens("mcp:read mcp:write")
-    reply = mcp.call(
+    reply = mcp_calls.call(
         http,
         stack.mcp_url,
         granted["access_token"],
@@ -299,7 +301,7 @@ def test_get_in_stateless_mode_is_405(stack: LiveServer, http: httpx2.Client, re
 def test_each_user_sees_only_their_own_notes(stack: LiveServer, http: httpx2.Client, tokens) -> None:
     mine = tokens.tokens("mcp:read mcp:write")
     theirs = tokens.tokens("mcp:read mcp:write", username=OTHER_USERNAME, password=OTHER_PASSWORD)
-    created = mcp.call(
+    created = mcp_calls.call(
         http,
         stack.mcp_url,
         mine["access_token"],
@@ -308,7 +310,7 @@ def test_each_user_sees_only_their_own_notes(stack: LiveServer, http: httpx2.Cli
     )
     note_id = created.result["structuredContent"]["id"]
 
-    search = mcp.call(
+    search = mcp_calls.call(
         http,
         stack.mcp_url,
         theirs["access_token"],
@@ -316,7 +318,7 @@ def test_each_user_sees_only_their_own_notes(stack: LiveServer, http: httpx2.Cli
         {"name": "search_notes", "arguments": {"query": "secret plans"}},
     )
     assert search.result["structuredContent"] == {"notes": [], "total": 0}
-    read = mcp.call(
+    read = mcp_calls.call(
         http,
         stack.mcp_url,
         theirs["access_token"],
@@ -325,9 +327,11 @@ def test_each_user_sees_only_their_own_notes(stack: LiveServer, http: httpx2.Cli
     )
     assert read.result["isError"] is True
     assert read.result["content"][0]["text"].endswith(f"Note {note_id} does not exist")
-    resource = mcp.call(http, stack.mcp_url, theirs["access_token"], "resources/read", {"uri": f"notes://{note_id}"})
+    resource = mcp_calls.call(
+        http, stack.mcp_url, theirs["access_token"], "resources/read", {"uri": f"notes://{note_id}"}
+    )
     assert resource.error is not None
-    deleted = mcp.call(
+    deleted = mcp_calls.call(
         http,
         stack.mcp_url,
         theirs["access_token"],
@@ -336,5 +340,5 @@ def test_each_user_sees_only_their_own_notes(stack: LiveServer, http: httpx2.Cli
     )
     assert deleted.result["isError"] is True
 
-    own = mcp.call(http, stack.mcp_url, mine["access_token"], "resources/read", {"uri": f"notes://{note_id}"})
+    own = mcp_calls.call(http, stack.mcp_url, mine["access_token"], "resources/read", {"uri": f"notes://{note_id}"})
     assert own.result["contents"][0]["text"] == "# Private to demo\n\nsecret plans\n"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx2
 import pytest
 
-from democlient import mcp
+from democlient import mcp_calls
 from tests.support.server import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -21,8 +21,8 @@ def writer(stack: LiveServer) -> dict:
         return TokenKit(stack, http).tokens("mcp:read mcp:write")
 
 
-def call(http, stack, writer, method, params=None, version=mcp.LEGACY):
-    reply = mcp.call(http, stack.mcp_url, writer["access_token"], method, params, version=version)
+def call(http, stack, writer, method, params=None, version=mcp_calls.LEGACY):
+    reply = mcp_calls.call(http, stack.mcp_url, writer["access_token"], method, params, version=version)
     assert reply.status == 200, (reply.status, reply.message)
     assert reply.error is None, reply.error
     return reply
@@ -30,7 +30,7 @@ def call(http, stack, writer, method, params=None, version=mcp.LEGACY):
 
 @pytest.mark.parametrize("version", ["2025-06-18", "2025-11-25"])
 def test_initialize_negotiates_the_clients_version(stack, http, writer, version: str) -> None:
-    reply = mcp.initialize(http, stack.mcp_url, writer["access_token"], version=version)
+    reply = mcp_calls.initialize(http, stack.mcp_url, writer["access_token"], version=version)
     assert reply.status == 200
     assert reply.headers["content-type"] == "application/json"  # nothing to stream: one JSON body
     assert "mcp-session-id" not in reply.headers  # stateless by default
@@ -41,7 +41,7 @@ def test_initialize_negotiates_the_clients_version(stack, http, writer, version:
 
 
 def test_server_discover_in_the_stateless_revision(stack, http, writer) -> None:
-    reply = call(http, stack, writer, "server/discover", version=mcp.MODERN)
+    reply = call(http, stack, writer, "server/discover", version=mcp_calls.MODERN)
     result = reply.result
     assert result["resultType"] == "complete"
     assert result["supportedVersions"] == ["2026-07-28"]
@@ -52,15 +52,15 @@ def test_server_discover_in_the_stateless_revision(stack, http, writer) -> None:
 
 
 def test_listing_carries_cache_hints_in_the_stateless_revision(stack, http, writer) -> None:
-    tools = call(http, stack, writer, "tools/list", version=mcp.MODERN).result
+    tools = call(http, stack, writer, "tools/list", version=mcp_calls.MODERN).result
     assert (tools["resultType"], tools["ttlMs"], tools["cacheScope"]) == ("complete", 60000, "public")
     names = [tool["name"] for tool in tools["tools"]]
     assert {"whoami", "search_notes", "get_note", "create_note", "delete_note"} <= set(names)
-    resources = call(http, stack, writer, "resources/list", version=mcp.MODERN).result
+    resources = call(http, stack, writer, "resources/list", version=mcp_calls.MODERN).result
     assert (resources["ttlMs"], resources["cacheScope"]) == (0, "private")  # they are the user's own
 
 
-@pytest.mark.parametrize("version", [mcp.LEGACY, mcp.MODERN])
+@pytest.mark.parametrize("version", [mcp_calls.LEGACY, mcp_calls.MODERN])
 def test_notes_round_trip_through_tools_resources_prompts_and_completion(stack, http, writer, version) -> None:
     created = call(
         http,
@@ -132,13 +132,13 @@ def test_tool_argument_errors_are_results_not_protocol_errors(stack, http, write
 
 
 def test_modern_request_whose_headers_disagree_with_the_body_is_refused(stack, http, writer) -> None:
-    reply = mcp.call(
+    reply = mcp_calls.call(
         http,
         stack.mcp_url,
         writer["access_token"],
         "tools/call",
         {"name": "whoami", "arguments": {}},
-        version=mcp.MODERN,
+        version=mcp_calls.MODERN,
         headers={"Mcp-Name": "search_notes"},
     )
     assert reply.status == 400
@@ -159,7 +159,7 @@ def test_progress_notifications_stream_on_the_post_response(stack, http, writer)
     assert reply.result["isError"] is False
 
 
-@pytest.mark.parametrize("version", [mcp.LEGACY, mcp.MODERN])
+@pytest.mark.parametrize("version", [mcp_calls.LEGACY, mcp_calls.MODERN])
 def test_answers_that_cannot_stream_are_plain_json(stack, http, writer, version) -> None:
     for method, params in [
         ("tools/list", None),

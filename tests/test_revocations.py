@@ -13,7 +13,7 @@ import httpx2
 import psycopg
 import pytest
 
-from democlient import mcp
+from democlient import mcp_calls
 from mcpserver.revocations import APPLICATION_NAME
 from mcpserver.tokens import checksum
 from tests.support.server import LiveServer, postgres_admin_url
@@ -45,7 +45,7 @@ def kit(server: LiveServer, http: httpx2.Client):
 
 
 def status(http: httpx2.Client, server: LiveServer, token: str) -> int:
-    return mcp.call(http, server.mcp_url, token, "tools/list").status
+    return mcp_calls.call(http, server.mcp_url, token, "tools/list").status
 
 
 def without_notifying(server: LiveServer, sql: str, params: tuple) -> None:

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from authserver.logging import JsonLineFormatter
 from common import audit
+from common.log_format import JsonLineFormatter
 from democlient import flow
 from tests.support.security import (
     REDIRECT_URI,

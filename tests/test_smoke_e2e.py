@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx2
 import pytest
 
-from democlient import mcp
+from democlient import mcp_calls
 
 pytestmark = pytest.mark.e2e
 
@@ -23,7 +23,9 @@ def test_discovery_chain_then_authenticated_call(stack, http: httpx2.Client, tok
     assert asm["issuer"] == issuer == stack.url
 
     granted = tokens.tokens("mcp:read")
-    reply = mcp.call(http, stack.mcp_url, granted["access_token"], "tools/call", {"name": "whoami", "arguments": {}})
+    reply = mcp_calls.call(
+        http, stack.mcp_url, granted["access_token"], "tools/call", {"name": "whoami", "arguments": {}}
+    )
     assert reply.status == 200
     assert reply.result["structuredContent"]["user"] == "demo"
     assert reply.result["structuredContent"]["scopes"] == ["mcp:read"]

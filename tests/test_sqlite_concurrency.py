@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx2
 import pytest
 
-from democlient import mcp
+from democlient import mcp_calls
 from tests.conftest import TokenKit
 from tests.support.server import LiveServer
 
@@ -35,7 +35,7 @@ def test_concurrent_writes_on_sqlite_never_fail() -> None:
                     json={"redirect_uris": ["http://127.0.0.1:1/cb"], "token_endpoint_auth_method": "none"},
                 )
                 statuses.append(registered.status_code)
-                reply = mcp.call(
+                reply = mcp_calls.call(
                     client,
                     server.mcp_url,
                     writer["access_token"],
@@ -61,7 +61,7 @@ def test_concurrent_writes_on_sqlite_never_fail() -> None:
         with ThreadPoolExecutor(max_workers=12) as pool:
             statuses = [status for batch in pool.map(one_round, range(ROUNDS)) for status in batch]
         with httpx2.Client(timeout=60) as http:
-            notes = mcp.call(
+            notes = mcp_calls.call(
                 http, server.mcp_url, writer["access_token"], "tools/call", {"name": "search_notes", "arguments": {}}
             ).result["structuredContent"]
         log = server.log_path.read_text(errors="replace")

@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 import pytest
 from cryptography.fernet import Fernet
 
-from democlient import flow, mcp
+from democlient import flow, mcp_calls
 from tests.conftest import REDIRECT_URI
 from tests.support.admin_session import AdminSession
 from tests.support.oidc_provider import OidcProvider
@@ -141,7 +141,7 @@ def test_deactivating_a_provider_user_in_the_admin_stops_their_tokens(sso_stack,
     with UpstreamBrowser(sso_stack, oidc_provider, "ada") as browser:
         callback = browser.authorize(request.url(sso_stack.url + "/authorize"))
     token = flow.exchange_code(http, sso_stack.url + "/token", request, callback.code).json()["access_token"]
-    reply = mcp.call(http, sso_stack.mcp_url, token, "tools/call", {"name": "whoami", "arguments": {}})
+    reply = mcp_calls.call(http, sso_stack.mcp_url, token, "tools/call", {"name": "whoami", "arguments": {}})
     assert reply.status == 200 and reply.result["structuredContent"]["user"] == "ada"
 
     with AdminSession(sso_stack) as admin:
@@ -159,5 +159,5 @@ def test_deactivating_a_provider_user_in_the_admin_stops_their_tokens(sso_stack,
         assert saved.status_code == 302, saved.text[:500]
     assert users(sso_stack, "ada")[0][0] == pk
     assert sso_stack.execute("SELECT is_active FROM auth_user WHERE id = %s", (pk,))[0][0] in (False, 0)
-    refused = mcp.call(http, sso_stack.mcp_url, token, "tools/call", {"name": "whoami", "arguments": {}})
+    refused = mcp_calls.call(http, sso_stack.mcp_url, token, "tools/call", {"name": "whoami", "arguments": {}})
     assert refused.status == 401

@@ -2,12 +2,12 @@
 discovery is correct by default and broken on request, for testing the discovery doctor against
 servers other than ours.
 
-Faults (each one a real-world mistake, see shared/research/anchors.md §2):
-- issuer_trailing_slash: the AS metadata's issuer is the origin plus "/".
-- resource_mismatch: the PRM `resource` is the origin, not the MCP URL dialled.
+Faults (each one a real-world mistake, with a public report of it):
+- issuer_trailing_slash: the AS metadata's issuer is the origin plus "/" (python-sdk#1919).
+- resource_mismatch: the PRM `resource` is the origin, not the MCP URL dialled (python-sdk#1400).
 - html_wellknown: a single-page-app fallback answers unknown paths (the path-inserted PRM
-  included) with an HTML page; the PRM lives only at the root.
-- no_cors: no CORS headers anywhere.
+  included) with an HTML page; the PRM lives only at the root (TREK#959).
+- no_cors: no CORS headers anywhere (modelcontextprotocol/inspector#752).
 - no_s256: the AS metadata does not advertise PKCE S256.
 - no_www_authenticate: the 401 has no WWW-Authenticate header.
 - cimd_none_only: URL client ids (CIMD) advertised with only "none" as a token endpoint auth

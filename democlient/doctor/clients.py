@@ -1,9 +1,9 @@
 """How each well-known MCP client really behaves, as one table the discovery doctor reads.
 
-Per client, its rules: if a check of the doctor (`democlient.doctor.CHECKS`) ends in `on` (fail
-or warn), the client breaks or works with caveats, because `why`, as `source` reports (a public
-issue or pull request, read from shared/research/clients.md and mcp-spec.md §2 and §4). A rule
-without its source does not belong here.
+Per client, its rules: if a check of the doctor (`CHECKS` in `democlient.doctor.checks`) ends in
+`on` (fail or warn), the client breaks or works with caveats, because `why`, as `source` reports: a
+public issue or pull request, the SDK's own code, or the specification. A rule without its source
+does not belong here.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .doctor import FAIL, WARN, Finding
+from .findings import FAIL, WARN, Finding
 
 BREAKS, DEGRADES = "fails", "works with caveats"
 VERDICT_ORDER = {"works": 0, DEGRADES: 1, BREAKS: 2}
@@ -82,7 +82,7 @@ SDK_RESOURCE_RULE = Rule(
     FAIL,
     BREAKS,
     "its SDK accepts only a resource that is the URL or a same-origin prefix of it",
-    "the SDKs' check_resource_allowed (mcp.shared.auth_utils); mcp-spec.md §2",
+    "the SDKs' check_resource_allowed (Python, mcp.shared.auth_utils) and selectResourceURL (TypeScript)",
     when=not_same_origin_prefix,
 )
 ADDS_OFFLINE_ACCESS = "it adds offline_access to its request whether or not the server lists it"
@@ -101,7 +101,7 @@ CLIENTS: tuple[ClientProfile, ...] = (
                 FAIL,
                 BREAKS,
                 "a 5xx from an AS metadata URL aborts its discovery",
-                "mcp-spec.md §2 (Python SDK)",
+                "modelcontextprotocol/python-sdk, mcp/client/auth (only a 4xx falls through to the next URL)",
                 when=is_5xx,
             ),
             Rule(
@@ -109,7 +109,7 @@ CLIENTS: tuple[ClientProfile, ...] = (
                 FAIL,
                 DEGRADES,
                 "it skips an unusable answer and tries the root location",
-                "SEP-985; mcp-spec.md §2 (Python SDK)",
+                "SEP-985; modelcontextprotocol/python-sdk, mcp/client/auth/utils.py",
             ),
             Rule("challenge.header", FAIL, DEGRADES, NO_HEADER_FALLBACK, "SEP-985"),
             Rule("asm.cimd", WARN, DEGRADES, "it uses a URL client id only when the server advertises CIMD", "SEP-991"),
@@ -127,7 +127,7 @@ CLIENTS: tuple[ClientProfile, ...] = (
                 FAIL,
                 BREAKS,
                 "it falls back to the root only on a 4xx/502, not on HTML",
-                "mcp-spec.md §2 (TypeScript SDK)",
+                "modelcontextprotocol/typescript-sdk, packages/client/src/client/auth.ts",
             ),
             Rule("challenge.header", FAIL, DEGRADES, NO_HEADER_FALLBACK, "SEP-985"),
             Rule("cors.prm", FAIL, DEGRADES, "in a browser it cannot read the metadata", "Fetch standard (CORS)"),
@@ -146,7 +146,7 @@ CLIENTS: tuple[ClientProfile, ...] = (
                 FAIL,
                 BREAKS,
                 "its SDK falls back to the root only on a 4xx/502",
-                "mcp-spec.md §2 (TypeScript SDK)",
+                "modelcontextprotocol/typescript-sdk, packages/client/src/client/auth.ts",
             ),
             Rule(
                 "cors.prm",
@@ -174,7 +174,7 @@ CLIENTS: tuple[ClientProfile, ...] = (
                 WARN,
                 DEGRADES,
                 "direct connections need CORS on the MCP endpoint (the proxy does not)",
-                "mcp-spec.md §4 (MCP Inspector)",
+                "Fetch standard (CORS); the Inspector's direct connection mode",
             ),
             *registration_rules(needs_dcr=True),
         ),
@@ -199,14 +199,14 @@ CLIENTS: tuple[ClientProfile, ...] = (
                 WARN,
                 DEGRADES,
                 "issuers with a path made it invent /authorize on the MCP origin",
-                "mcp-spec.md §4 (Claude)",
+                "anthropics/claude-ai-mcp#82, #214",
             ),
             Rule(
                 "asm.cimd",
                 WARN,
                 DEGRADES,
                 'it uses its URL client id only with CIMD advertised and "none"',
-                "SEP-991; mcp-spec.md §4",
+                "SEP-991; lion-reader PR #1519",
             ),
             Rule(
                 "asm.scopes",
@@ -230,7 +230,7 @@ CLIENTS: tuple[ClientProfile, ...] = (
         "Claude Code",
         (
             *core_rules("it"),
-            Rule("prm.resource", FAIL, BREAKS, "it requires resource to match the URL", "mcp-spec.md §4 (Claude Code)"),
+            Rule("prm.resource", FAIL, BREAKS, "it requires resource to match the URL", "RFC 9728 §3.3"),
             Rule(
                 "asm.issuer_path",
                 WARN,
@@ -239,7 +239,13 @@ CLIENTS: tuple[ClientProfile, ...] = (
                 "anthropics/claude-code#95270",
                 when=lambda f: not f.facts.get("root_served"),
             ),
-            Rule("asm.cimd", WARN, DEGRADES, "it prefers its URL client id (CIMD)", "mcp-spec.md §4 (Claude Code)"),
+            Rule(
+                "asm.cimd",
+                WARN,
+                DEGRADES,
+                "it prefers its URL client id (CIMD)",
+                "its CIMD document claude.ai/oauth/claude-code-client-metadata (anthropics/claude-code#37767)",
+            ),
             Rule("asm.offline_access", WARN, BREAKS, ADDS_OFFLINE_ACCESS, "anthropics/claude-code#41610"),
             *registration_rules(needs_dcr=False),
         ),
@@ -264,14 +270,14 @@ CLIENTS: tuple[ClientProfile, ...] = (
                 BREAKS,
                 "with CIMD advertised it uses its URL client id and signs with private_key_jwt (RS256), and does "
                 "not fall back to registering itself",
-                "engram-app/Engram#1637; Altinity/altinity-mcp#118; clients.md (ChatGPT)",
+                "engram-app/Engram#1637; Altinity/altinity-mcp#118; pocket-id/pocket-id#1718",
             ),
             Rule(
                 "asm.dcr",
                 WARN,
                 DEGRADES,
                 "without CIMD it registers by RFC 7591, or asks for a client id by hand",
-                "clients.md (ChatGPT)",
+                "RFC 7591; MCP client registration (a URL client id first, then RFC 7591)",
                 when=lambda f: not f.facts.get("cimd"),
             ),
             *registration_rules(needs_dcr=False),

@@ -1,4 +1,5 @@
-"""Log records as JSON lines on stdout, the format container platforms collect."""
+"""Log records as JSON lines on stdout, the format container platforms collect (config/settings.py
+LOGGING uses it for both roles; an audit event's fields, from `common.audit`, go into its line)."""
 
 from __future__ import annotations
 
