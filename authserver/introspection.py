@@ -29,7 +29,8 @@ from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.models import get_access_token_model
 
 from common import audit
-from common.tokens import TokenFacts, refusal
+from common.tokens import TokenFacts
+from common.tokens import refusal as token_refusal
 
 from . import client_auth
 from .middleware import json_error
@@ -133,7 +134,7 @@ def token_claims(token_value: str) -> dict:
         client_usable=token.application is not None and token.application.is_usable(None),
         user_active=token.user is not None and token.user.is_active,
     )
-    if refusal(facts, settings.MCP_URL, settings.ISSUER) is not None:
+    if token_refusal(facts, settings.MCP_URL, settings.ISSUER) is not None:
         return {"active": False}
     return {
         "active": True,
