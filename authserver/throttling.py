@@ -5,7 +5,8 @@ sign-in lockout after repeated failures (django-axes, keyed on username and IP).
 The counter is written by hand because Django's cache `incr` is a read-then-write on the
 database and file caches, so parallel requests on several workers would under-count; one
 `INSERT … ON CONFLICT DO UPDATE … RETURNING` statement counts atomically on both SQLite
-(≥ 3.35) and PostgreSQL.
+(≥ 3.35) and PostgreSQL. On PostgreSQL both counters of a limit go in one statement (the token
+endpoint's budget of statements, docs/performance.md).
 
 Every refusal is a 429 with `Retry-After`: a JSON body for programs, a page for a person's
 browser on the sign-in and authorization pages.
@@ -72,9 +73,10 @@ def counting():
 
     A lost count after a crash costs nothing, but a synchronous commit would hold the row lock
     of a shared counter (the global one above all) until the disk answers, which serialised every
-    request behind it."""
+    request behind it. (Inside a caller's transaction the counters commit with it, as it does.)"""
+    nested = connection.in_atomic_block
     with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql" and not nested:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
         yield cursor
 
@@ -90,8 +92,44 @@ def hit(key: str, limit: int, window: int, now: float | None = None, cursor=None
     else:
         cursor.execute(_upsert_sql(), [key[:200], window_start])
         hits = cursor.fetchone()[0]
+    return verdict(hits, limit, window_start, window, now)
+
+
+def verdict(hits: int, limit: int, window_start: int, window: int, now: float) -> Verdict:
     retry_after = max(1, math.ceil(window_start + window - now))
     return Verdict(allowed=hits <= limit, hits=hits, limit=limit, retry_after=retry_after)
+
+
+def _pair_sql(quiet: bool) -> str:
+    """Both counters of a limit in one PostgreSQL statement (and, outside a caller's transaction,
+    its asynchronous commit with it): the total counts only when the address is within its own
+    limit, as `count_hits` does in two."""
+    upsert = _upsert_sql()
+    total = upsert.replace("VALUES (%s, %s, 1)", "SELECT %s, %s, 1 FROM per_ip WHERE per_ip.hits <= %s")
+    setting = "quiet AS (SELECT set_config('synchronous_commit', 'off', true) AS value), " if quiet else ""
+    selected = "(SELECT hits FROM per_ip), (SELECT hits FROM total)" + (", (SELECT value FROM quiet)" if quiet else "")  # noqa: S608
+    return f"WITH {setting}per_ip AS ({upsert}), total AS ({total}) SELECT {selected}"  # noqa: S608 (no input)
+
+
+def count_hits(name: str, ip: str, limit: Limit, now: float | None = None) -> tuple[Verdict, Verdict | None]:
+    """Count a hit for `ip` and, while `ip` is within its own limit, for everyone: the two
+    verdicts (the second None when it was not counted)."""
+    now = time.time() if now is None else now
+    window_start = int(now // limit.window) * limit.window
+    ip_key, total_key = f"{name}:ip:{ip}"[:200], f"{name}:all"
+    if connection.vendor == "postgresql":
+        quiet = not connection.in_atomic_block
+        with connection.cursor() as cursor:
+            cursor.execute(_pair_sql(quiet), [ip_key, window_start, total_key, window_start, limit.per_ip])
+            ip_hits, total_hits = cursor.fetchone()[:2]
+        per_ip = verdict(ip_hits, limit.per_ip, window_start, limit.window, now)
+        total = None if total_hits is None else verdict(total_hits, limit.total, window_start, limit.window, now)
+        return per_ip, total
+    with counting() as cursor:
+        per_ip = hit(ip_key, limit.per_ip, limit.window, now, cursor)
+        if not per_ip.allowed:
+            return per_ip, None
+        return per_ip, hit(total_key, limit.total, limit.window, now, cursor)
 
 
 def client_ip(request) -> str:
@@ -112,12 +150,9 @@ def check(name: str, ip: str, now: float | None = None) -> Verdict:
     The per-IP counter is checked first, and the total is not counted once the IP is over its
     own limit, so one noisy client cannot use up everyone else's share.
     """
-    limit = Limit(*settings.THROTTLES[name])
-    with counting() as cursor:
-        per_ip = hit(f"{name}:ip:{ip}", limit.per_ip, limit.window, now, cursor)
-        if not per_ip.allowed:
-            return per_ip
-        total = hit(f"{name}:all", limit.total, limit.window, now, cursor)
+    per_ip, total = count_hits(name, ip, Limit(*settings.THROTTLES[name]), now)
+    if not per_ip.allowed or total is None:
+        return per_ip
     return total if not total.allowed else per_ip
 
 
