@@ -33,6 +33,7 @@ from common.tokens import TokenFacts
 from common.tokens import refusal as token_refusal
 
 from . import client_auth
+from .hashers import upgrade_client_secret
 from .middleware import json_error
 from .models import Client
 
@@ -78,6 +79,7 @@ def secret_matches(client: Client, secret: str) -> bool:
     except ValueError:  # stored unhashed (hash_client_secret off), as django-oauth-toolkit allows
         matches = constant_time_compare(secret, client.client_secret)
     if matches:
+        upgrade_client_secret(secret, client.client_secret)
         if len(_verified_credentials) > 64:
             _verified_credentials.clear()
         _verified_credentials[memo_key] = now + CREDENTIAL_MEMO_SECONDS

@@ -45,6 +45,7 @@ from common import audit
 
 from . import client_auth, client_keys
 from .client_documents import refusal_of, resolving
+from .hashers import upgrade_client_secret
 from .models import Client, UsedAuthorizationCode
 from .resources import bind_resources, canonical_resource
 from .server_scopes import strip_from_scope_string, without_server_scopes
@@ -111,6 +112,12 @@ class MCPOAuth2Validator(OAuth2Validator):
             return super()._load_application(client_id, request)
 
     # --- Client authentication: private_key_jwt (RFC 7523) beside DOT's secrets ----------------
+    def _check_secret(self, provided_secret, stored_secret):
+        if not super()._check_secret(provided_secret, stored_secret):
+            return False
+        upgrade_client_secret(provided_secret, stored_secret)  # a slow hash from before: now a fast one
+        return True
+
     def client_authentication_required(self, request, *args, **kwargs):
         if assertion_presented(request):
             return True

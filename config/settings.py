@@ -206,6 +206,17 @@ else:
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
 # --- Auth pages --------------------------------------------------------------------------------
+# How passwords and client secrets are stored (authserver/hashers.py; SECURITY.md says why): new
+# and re-hashed passwords with Argon2id at OWASP's parameters (the first entry); hashes of the
+# others are still accepted and re-hashed with it at the next sign-in; client secrets with a fast
+# keyed hash (OAUTH2_PROVIDER["CLIENT_SECRET_HASHER"]), never used for a password.
+PASSWORD_HASHERS = [
+    "authserver.hashers.OWASPArgon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+    "authserver.hashers.ClientSecretHasher",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
@@ -328,6 +339,8 @@ CLIENT_DOCUMENT_FETCHER = os.environ.get("CIMD_FETCHER", "oauth2_provider.cimd.S
 
 OAUTH2_PROVIDER = {
     "OAUTH2_VALIDATOR_CLASS": "authserver.validators.MCPOAuth2Validator",
+    # Client secrets are random and long: a fast hash (authserver/hashers.py), not a password's.
+    "CLIENT_SECRET_HASHER": "client_secret_sha256",
     "APPLICATION_ADMIN_CLASS": "authserver.admin.ClientAdmin",
     "OIDC_ISS_ENDPOINT": ISSUER,  # feeds the AS metadata, the PRM and the RFC 9207 `iss`
     # The scopes are the ones the apps declare (common/scopes.py), read through this backend.
