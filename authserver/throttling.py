@@ -19,6 +19,7 @@ import math
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import wraps
 
@@ -100,10 +101,10 @@ def verdict(hits: int, limit: int, window_start: int, window: int, now: float) -
     return Verdict(allowed=hits <= limit, hits=hits, limit=limit, retry_after=retry_after)
 
 
-def _pair_sql(quiet: bool) -> str:
+def pair_sql(quiet: bool) -> str:
     """Both counters of a limit in one PostgreSQL statement (and, outside a caller's transaction,
     its asynchronous commit with it): the total counts only when the address is within its own
-    limit, as `count_hits` does in two."""
+    limit, as `count_hits` does in two. Parameters: `pair_params`."""
     upsert = _upsert_sql()
     total = upsert.replace("VALUES (%s, %s, 1)", "SELECT %s, %s, 1 FROM per_ip WHERE per_ip.hits <= %s")
     setting = "quiet AS (SELECT set_config('synchronous_commit', 'off', true) AS value), " if quiet else ""
@@ -111,25 +112,33 @@ def _pair_sql(quiet: bool) -> str:
     return f"WITH {setting}per_ip AS ({upsert}), total AS ({total}) SELECT {selected}"  # noqa: S608 (no input)
 
 
+def pair_params(name: str, ip: str, limit: Limit, now: float) -> tuple[list, int]:
+    """The parameters of `pair_sql` for one hit of limit `name` from `ip`, and the window."""
+    window_start = int(now // limit.window) * limit.window
+    return [f"{name}:ip:{ip}"[:200], window_start, f"{name}:all", window_start, limit.per_ip], window_start
+
+
+def pair_verdicts(row: tuple, limit: Limit, window_start: int, now: float) -> tuple[Verdict, Verdict | None]:
+    ip_hits, total_hits = row[:2]
+    per_ip = verdict(ip_hits, limit.per_ip, window_start, limit.window, now)
+    total = None if total_hits is None else verdict(total_hits, limit.total, window_start, limit.window, now)
+    return per_ip, total
+
+
 def count_hits(name: str, ip: str, limit: Limit, now: float | None = None) -> tuple[Verdict, Verdict | None]:
     """Count a hit for `ip` and, while `ip` is within its own limit, for everyone: the two
     verdicts (the second None when it was not counted)."""
     now = time.time() if now is None else now
-    window_start = int(now // limit.window) * limit.window
-    ip_key, total_key = f"{name}:ip:{ip}"[:200], f"{name}:all"
     if connection.vendor == "postgresql":
-        quiet = not connection.in_atomic_block
+        params, window_start = pair_params(name, ip, limit, now)
         with connection.cursor() as cursor:
-            cursor.execute(_pair_sql(quiet), [ip_key, window_start, total_key, window_start, limit.per_ip])
-            ip_hits, total_hits = cursor.fetchone()[:2]
-        per_ip = verdict(ip_hits, limit.per_ip, window_start, limit.window, now)
-        total = None if total_hits is None else verdict(total_hits, limit.total, window_start, limit.window, now)
-        return per_ip, total
+            cursor.execute(pair_sql(quiet=not connection.in_atomic_block), params)
+            return pair_verdicts(cursor.fetchone(), limit, window_start, now)
     with counting() as cursor:
-        per_ip = hit(ip_key, limit.per_ip, limit.window, now, cursor)
+        per_ip = hit(f"{name}:ip:{ip}", limit.per_ip, limit.window, now, cursor)
         if not per_ip.allowed:
             return per_ip, None
-        return per_ip, hit(total_key, limit.total, limit.window, now, cursor)
+        return per_ip, hit(f"{name}:all", limit.total, limit.window, now, cursor)
 
 
 def client_ip(request) -> str:
@@ -150,7 +159,11 @@ def check(name: str, ip: str, now: float | None = None) -> Verdict:
     The per-IP counter is checked first, and the total is not counted once the IP is over its
     own limit, so one noisy client cannot use up everyone else's share.
     """
-    per_ip, total = count_hits(name, ip, Limit(*settings.THROTTLES[name]), now)
+    return decision(*count_hits(name, ip, Limit(*settings.THROTTLES[name]), now))
+
+
+def decision(per_ip: Verdict, total: Verdict | None) -> Verdict:
+    """The per-address refusal, else the total's, else the per-address verdict."""
     if not per_ip.allowed or total is None:
         return per_ip
     return total if not total.allowed else per_ip
@@ -213,10 +226,21 @@ class Throttled(Exception):
         self.verdict = verdict
 
 
+# A hit already counted for this request before it reached Django, by the refresh grant's lean
+# path when it hands the request over (authserver/lean_refresh.py): (limit name, verdict). A
+# context variable, so that no client can set it.
+counted: ContextVar[tuple[str, Verdict] | None] = ContextVar("throttle_counted", default=None)
+
+
 def enforce(name: str, request) -> None:
     """Count a hit of limit `name` for this request's client; raise Throttled past a limit."""
     ip = client_ip(request)
-    verdict = check(name, ip)
+    already = counted.get()
+    if already is not None and already[0] == name:
+        counted.set(None)
+        verdict = already[1]
+    else:
+        verdict = check(name, ip)
     if not verdict.allowed:
         audit.event("throttled", limit=name, ip=ip, hits=verdict.hits, allowed=verdict.limit)
         raise Throttled(name, verdict)

@@ -86,12 +86,22 @@ LAST_USED_PRECISION = timedelta(minutes=1)
 _last_noted: dict[str, datetime] = {}
 
 
-def note_client_use(client) -> None:
+def client_use_due(client_id: str) -> datetime | None:
+    """The time to record as a client's last use, if this process has not recorded one within
+    LAST_USED_PRECISION (then it counts as recorded); None otherwise."""
     now = timezone.now()
-    if _last_noted.get(client.client_id, datetime.min.replace(tzinfo=UTC)) > now - LAST_USED_PRECISION:
-        return
-    Client.objects.filter(pk=client.pk).update(last_used_at=now)
-    _last_noted[client.client_id] = now
+    if _last_noted.get(client_id, datetime.min.replace(tzinfo=UTC)) > now - LAST_USED_PRECISION:
+        return None
+    if len(_last_noted) >= 10_000:  # self-registered clients come and go: keep this bounded
+        _last_noted.clear()
+    _last_noted[client_id] = now
+    return now
+
+
+def note_client_use(client) -> None:
+    now = client_use_due(client.client_id)
+    if now is not None:
+        Client.objects.filter(pk=client.pk).update(last_used_at=now)
 
 
 def assertion_presented(request) -> bool:

@@ -398,6 +398,13 @@ OAUTH2_PROVIDER = {
     "OAUTH2_PROTECTED_RESOURCE_DOCUMENTATION": PUBLIC_URL + "/docs/",
 }
 
+# The refresh grant's lean path (authserver/lean_refresh.py; PostgreSQL only): the ordinary
+# rotation of a live refresh token is answered without Django's request cycle, oauthlib or the
+# ORM, on a small pool of asynchronous connections per worker; everything else still goes to
+# django-oauth-toolkit. Off: every grant through DOT.
+LEAN_REFRESH = env_bool("LEAN_REFRESH", True)
+LEAN_REFRESH_CONNECTIONS = env_int("LEAN_REFRESH_CONNECTIONS", 4)
+
 # Self-registration throttle, per client IP, shared by every worker and replica (database).
 REGISTRATION_RATE_LIMIT = env_int("REGISTRATION_RATE_LIMIT", 20)
 REGISTRATION_RATE_WINDOW = env_int("REGISTRATION_RATE_WINDOW", 3600)
