@@ -13,6 +13,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .challenge import FixedChallenge
 from .checks import raise_if_misdeclared
 from .gate import BearerGate
 from .registry import scope_rules
@@ -88,7 +89,8 @@ def build_mcp_app() -> tuple[ASGIApp, Server]:
         allow_credentials=False,
         max_age=86400,
     )
-    return only_with_origin(cors, gated), server
+    # A request without a token gets the gate's 401 from stored bytes (mcpserver/challenge.py).
+    return only_with_origin(cors, FixedChallenge(gated)), server
 
 
 def only_with_origin(cors: ASGIApp, app: ASGIApp) -> ASGIApp:
