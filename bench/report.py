@@ -19,6 +19,9 @@ LABELS = {
     "list_2026": "`tools/list`, 2026-07-28",
     "call_2026": "`tools/call`, 2026-07-28",
     "refresh": "refresh-token grant (rotating)",
+    "refresh_conf": "refresh-token grant, confidential client (rotating, client_secret_post)",
+    "code": "authorization-code exchange (PKCE)",
+    "signin": "password sign-in (POST of the sign-in form)",
 }
 ORDER = list(LABELS)
 BUSY_IDLE = 85.0  # a core less idle than this before a round: another tenant was busy
@@ -447,14 +450,16 @@ def render(data: dict) -> str:
             "list_2026": "`tools/list`, 2026-07-28",
             "call_2026": "`tools/call` (trivial tool), 2026-07-28",
             "call_whoami_2025": "`tools/call whoami` (the user's name comes with the token), 2025-11-25",
-            "refresh": "`POST /token`, refresh-token grant",
+            "refresh": "`POST /token`, refresh-token grant (django-oauth-toolkit)",
+            "code": "`POST /token`, code exchange (django-oauth-toolkit)",
+            "refresh_lean": "`POST /token`, refresh-token grant (the lean path)",
         }
         for label, case in queries["cases"].items():
             base, _, cached = label.partition("+")
             name = names.get(base, base) + (" — token cache on" if cached else "")
             kinds = ", ".join(f"{k} {v:g}" for k, v in case["by_kind"].items()) or "none"
             out.append(f"| {name} | **{case['per_request']:g}** | {kinds} |")
-        for label in ("call_2025", "refresh"):
+        for label in ("call_2025", "refresh", "code", "refresh_lean"):
             statements = queries["cases"].get(label, {}).get("statements") or []
             if statements:
                 out += ["", f"Statements of one {names[label]}:", "", "```sql", *statements, "```"]

@@ -10,7 +10,9 @@ Phases (each bounded in time; the knobs are environment variables, see bench/REA
 4. JSON answers: one worker with MCP_JSON_RESPONSE=1, the authenticated MCP scenarios;
 5. database queries per request, counted in-process (bench/queries.py);
 6. the authenticated call's latency with 1,000 and with 1,000,000 rows in the access-token table,
-   cache off, so that every call looks its token up.
+   cache off, so that every call looks its token up;
+7. memory: the resident memory of one worker idle, under load and through a soak of mixed
+   traffic (SOAK seconds), and of the whole `make run` stack.
 
 Our server runs with production settings (DEBUG off, gunicorn + uvicorn workers from
 gunicorn.conf.py) on a fresh PostgreSQL database of its own when PostgreSQL is reachable
@@ -36,6 +38,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -71,8 +74,9 @@ class Config:
     tool: str = "whoami"  # the tools/call target: the cheapest real tool (reads the user's name)
     server_cpus: str = ""  # taskset list for both servers, e.g. "0" (empty: no pinning)
     wrk_cpus: str = ""
-    phases: str = "ratio deployed cache json queries rows"
-    scenarios: str = "prm asm mcp_401 list_2025 call_2025 list_2026 call_2026 refresh"
+    phases: str = "ratio deployed cache json queries rows memory"
+    scenarios: str = "prm asm mcp_401 list_2025 call_2025 list_2026 call_2026 refresh refresh_conf code signin"
+    soak: int = 600  # seconds of mixed traffic in the memory phase
     output: str = str(ROOT / "docs" / "performance.md")
 
     @classmethod
@@ -95,6 +99,7 @@ class Config:
         c.phases = os.environ.get("PHASES", c.phases)
         c.scenarios = os.environ.get("SCENARIOS", c.scenarios)
         c.output = os.environ.get("BENCH_OUTPUT", c.output)
+        c.soak = int(env_number("SOAK", c.soak))
         return c
 
 
@@ -335,12 +340,19 @@ def stop_process(process: subprocess.Popen | None) -> None:
 
 @dataclass
 class Side:
-    """One server under load: its name and what the scenarios need from it."""
+    """One server under load: its name and what the scenarios need from it (a scenario a side
+    does not offer, such as the peer's sign-in, is measured on the other side only)."""
 
     name: str
     creds: oauth_client.Credentials
     tool: str
     seeds_file: Path
+    confidential: oauth_client.Credentials | None = None
+    confidential_seeds_file: Path | None = None
+    codes_file: Path | None = None
+    mint_codes: Callable[[int], list[str]] | None = None
+    sign_in: oauth_client.SignIn | None = None
+    code_rate: float = 1000.0  # codes redeemed per second, last seen (how many to mint next)
 
 
 def rpc_body(method: str, params: dict | None, modern: bool) -> str:
@@ -389,7 +401,7 @@ class Request:
 SCENARIO_LABELS = report.LABELS  # every scenario, in report order
 
 
-def request_for(scenario: str, side: Side) -> Request:
+def request_for(scenario: str, side: Side) -> Request | None:
     c = side.creds
     if scenario == "prm":
         return Request("GET", c.prm_url, ["Accept: application/json"], check="json")
@@ -422,19 +434,44 @@ def request_for(scenario: str, side: Side) -> Request:
             rpc_body("tools/call", {"name": side.tool, "arguments": {}}, modern),
             check="jsonrpc",
         )
-    if scenario == "refresh":
+    if scenario in ("refresh", "refresh_conf"):
+        confidential = scenario == "refresh_conf"
+        creds = side.confidential if confidential else c
+        seeds = side.confidential_seeds_file if confidential else side.seeds_file
+        if creds is None:
+            return None
+        return Request(
+            "POST",
+            creds.token_endpoint,
+            ["Accept: application/json"],
+            script="refresh.lua",
+            extra_env={
+                "BENCH_SEEDS": str(seeds),
+                "BENCH_CLIENT_ID": creds.client_id,
+                "BENCH_CLIENT_SECRET": creds.client_secret,
+                "BENCH_RESOURCE": creds.resource,
+            },
+        )
+    if scenario == "code":
+        if side.mint_codes is None:
+            return None
         return Request(
             "POST",
             c.token_endpoint,
             ["Accept: application/json"],
-            script="refresh.lua",
+            script="code.lua",
             extra_env={
-                "BENCH_SEEDS": str(side.seeds_file),
+                "BENCH_SEEDS": str(side.codes_file),
                 "BENCH_CLIENT_ID": c.client_id,
                 "BENCH_CLIENT_SECRET": "",
+                "BENCH_REDIRECT_URI": c.redirect_uri,
                 "BENCH_RESOURCE": c.resource,
             },
         )
+    if scenario == "signin":
+        if side.sign_in is None:
+            return None
+        return Request("POST", side.sign_in.url, side.sign_in.headers, side.sign_in.body, expect=302)
     raise ValueError(f"unknown scenario {scenario!r}")
 
 
@@ -474,12 +511,20 @@ class Runner:
     raw: Path
     results: list[dict] = field(default_factory=list)
 
-    def measure(self, phase: str, scenario: str, side: Side, round_no: int, conns: int | None = None) -> dict:
+    def measure(self, phase: str, scenario: str, side: Side, round_no: int, conns: int | None = None) -> dict | None:
         request = request_for(scenario, side)
+        if request is None:
+            return None
         conns = conns or self.config.conns
+        if scenario == "code":
+            # Codes for the warm-up and the measured run, from the rate seen last time, with room.
+            wanted = max(1000, int(side.code_rate * (self.config.warmup + self.config.duration) * 1.6))
+            write_seeds(side.codes_file, side.mint_codes(wanted))
         if self.config.warmup:
             wrk(request, scenario, self.config.warmup, conns, self.config.wrk_cpus, self.raw)
         row = wrk(request, scenario, self.config.duration, conns, self.config.wrk_cpus, self.raw)
+        if scenario == "code" and row["rps"]:
+            side.code_rate = row["rps"]
         row.update(phase=phase, scenario=scenario, side=side.name, round=round_no, conns=conns)
         self.results.append(row)
         flag = "" if row["ok"] else f"  FAILED: {row['detail']}"
@@ -526,6 +571,34 @@ def run_helper(server: OurServer, script: str, payload: dict, timeout: int = 900
     if done.returncode != 0:
         raise RuntimeError(f"{script} failed ({done.returncode}):\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def mint_our_codes(server: OurServer, creds: oauth_client.Credentials, count: int) -> list[str]:
+    """Authorization codes of our server for the code scenario (bench/codes.py)."""
+    job = {
+        "client_id": creds.client_id,
+        "username": server.username,
+        "redirect_uri": creds.redirect_uri,
+        "scope": creds.scope,
+        "resource": creds.resource,
+        "count": count,
+    }
+    return run_helper(server, "codes.py", job)["lines"]
+
+
+def mint_peer_codes(peer: Peer, creds: oauth_client.Credentials, count: int) -> list[str]:
+    """The peer's, from its provider (bench/peer_server.py, /bench/codes)."""
+    job = {
+        "client_id": creds.client_id,
+        "redirect_uri": creds.redirect_uri,
+        "scope": creds.scope,
+        "resource": creds.resource,
+        "count": count,
+    }
+    answer = oauth_client.Http().post_json(peer.url + "/bench/codes", job)
+    if answer.status != 200:
+        raise RuntimeError(f"the peer minted no codes: {answer.status}")
+    return [line for line in answer.text().splitlines() if line]
 
 
 def seeds_needed(config: Config, passes: int) -> int:
@@ -643,6 +716,23 @@ def main() -> int:
         write_seeds(ours_side.seeds_file, ours_creds.refresh_tokens)
         write_seeds(peer_side.seeds_file, peer_creds.refresh_tokens)
         sides = [ours_side, peer_side]
+        if "refresh_conf" in scenarios:
+            log("tokens of a confidential client (client_secret_post) on both servers")
+            for side, username, password in ((ours_side, ours.username, ours.password), (peer_side, None, None)):
+                side.confidential = oauth_client.obtain(
+                    side.creds.mcp_url, username, password, seeds, confidential=True
+                )
+                side.confidential_seeds_file = workdir / f"{side.name}-confidential.seeds"
+                write_seeds(side.confidential_seeds_file, side.confidential.refresh_tokens)
+        if "code" in scenarios:
+            ours_side.codes_file, peer_side.codes_file = workdir / "ours.codes", workdir / "peer.codes"
+            ours_side.mint_codes = lambda count: mint_our_codes(ours, ours_creds, count)
+            peer_side.mint_codes = lambda count: mint_peer_codes(peer, peer_creds, count)
+            ours_side.code_rate, peer_side.code_rate = 500.0, 5000.0  # first guesses; then what was seen
+        if "signin" in scenarios:
+            # The peer has no sign-in of its own (its provider consents for a fixed subject).
+            login_url = ours.url + "/accounts/login/"
+            ours_side.sign_in = oauth_client.sign_in_request(login_url, ours.username, ours.password)
         mcp_scenarios = [s for s in scenarios if s.startswith(("list_", "call_"))]
 
         # On PostgreSQL the token cache is on by default (revocations are heard by every worker);
@@ -689,6 +779,13 @@ def main() -> int:
                     "refresh_tokens": seeds_left[-40:],
                     "tool": config.tool,
                     "cache_seconds": data["cache_default"] or config.cache_seconds,
+                    "code_job": {
+                        "client_id": ours_creds.client_id,
+                        "username": ours.username,
+                        "redirect_uri": ours_creds.redirect_uri,
+                        "scope": ours_creds.scope,
+                        "resource": ours_creds.resource,
+                    },
                 },
             )
             write_seeds(ours_side.seeds_file, seeds_left[:-40])

@@ -24,8 +24,13 @@ NO_TOKEN = {"error": "invalid_request", "error_description": "Authorization requ
 
 
 class FixedChallenge:
-    def __init__(self, gate: BearerGate, app: ASGIApp | None = None) -> None:
-        self.app = app or gate
+    """In front of the gate: browsers' requests (with an Origin) go to `cors` (Starlette's CORS
+    middleware around the gate), a plain request without a token gets the stored 401, the rest
+    goes to the gate directly; one pass over the headers decides."""
+
+    def __init__(self, gate: BearerGate, cors: ASGIApp) -> None:
+        self.gate = gate
+        self.cors = cors
         self.host = settings.PUBLIC_HOST.encode("latin-1")
         self.max_count = settings.REQUEST_MAX_HEADER_COUNT
         self.max_bytes = settings.REQUEST_MAX_HEADER_BYTES
@@ -43,21 +48,22 @@ class FixedChallenge:
         self.body = {"type": "http.response.body", "body": body}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.plain(scope["headers"]):
-            return await self.app(scope, receive, send)
-        audit.event("mcp_unauthorized", status=401, reason="no token")
-        await send(self.start)
-        await send(self.body)
-
-    def plain(self, headers) -> bool:
-        """No token, no Origin, our own Host, and headers within the limits."""
+        if scope["type"] != "http":
+            return await self.gate(scope, receive, send)
         host = None
         count = size = 0
-        for name, value in headers:
-            if name == b"authorization" or name == b"origin":
-                return False
-            if name == b"host":
+        token = False
+        for name, value in scope["headers"]:
+            if name == b"origin":
+                return await self.cors(scope, receive, send)
+            if name == b"authorization":
+                token = True
+            elif name == b"host":
                 host = value
             count += 1
             size += len(name) + len(value) + 4  # as common.limits.header_problem counts
-        return host == self.host and count <= self.max_count and size <= self.max_bytes
+        if token or host != self.host or count > self.max_count or size > self.max_bytes:
+            return await self.gate(scope, receive, send)
+        audit.event("mcp_unauthorized", status=401, reason="no token")
+        await send(self.start)
+        await send(self.body)

@@ -1,7 +1,7 @@
 -- Shared by the bench scenarios (wrk 4.x). Counts status codes per thread,
 -- runs the scenario's optional body/header check, and prints one line:
 --   RESULT <scenario> <req_per_s> <p50_ms> <p99_ms> <OK|FAIL>(<status>=<n>,...)
--- Environment: BENCH_NAME, BENCH_EXPECT (status code expected for every response).
+-- Environment: BENCH_NAME, BENCH_EXPECT (the status expected of every response, or a comma list).
 
 local threads = {}
 
@@ -52,8 +52,12 @@ function done(summary, latency, requests)
       local x = bench_extra(threads)
       if x ~= nil and x ~= "" then table.insert(parts, x) end
    end
-   local expect = tonumber(os.getenv("BENCH_EXPECT") or "200")
-   local ok = n > 0 and total[expect] == n and nbad == 0 and sockerr == 0
+   -- BENCH_EXPECT: one status, or several separated by commas (the mixed traffic of the soak)
+   local expected = 0
+   for code in string.gmatch(os.getenv("BENCH_EXPECT") or "200", "%d+") do
+      expected = expected + (total[tonumber(code)] or 0)
+   end
+   local ok = n > 0 and expected == n and nbad == 0 and sockerr == 0
    local secs = summary.duration / 1e6
    io.write(string.format("RESULT %s %.1f %.3f %.3f %s(%s)\n",
       os.getenv("BENCH_NAME") or "scenario",
