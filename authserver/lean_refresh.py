@@ -51,7 +51,7 @@ from oauth2_provider.models import (
     refresh_token_expire_timedelta,
 )
 from oauth2_provider.settings import oauth2_settings
-from oauthlib.common import generate_token
+from oauthlib.oauth2.rfc6749.tokens import random_token_generator
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 from starlette.types import Message, Receive, Scope, Send
@@ -314,7 +314,8 @@ class LeanRefresh:
             return None
         if resources is None:
             return None
-        access_token, refresh_token = generate_token(), generate_token()
+        generate = oauth2_settings.ACCESS_TOKEN_GENERATOR or random_token_generator
+        access_token, refresh_token = generate(None), (oauth2_settings.REFRESH_TOKEN_GENERATOR or generate)(None)
         return {
             "now": now,
             "old": token_pk,

@@ -36,7 +36,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -798,6 +800,12 @@ def main() -> int:
                 stack.callback(ours.stop)
                 ours.start()
             data["rows"] = large_table_phase(runner, ours, ours_side, config, data["idle"])
+        if "memory" in phases:
+            ours.stop()
+            ours = ours.variant(workers=1, extra_env={})
+            stack.callback(ours.stop)
+            ours.start()
+            data["memory"] = memory_phase(runner, ours, ours_side, config, workdir)
         data["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
         data["elapsed_seconds"] = round(time.monotonic() - started)
         data["results"] = runner.results
@@ -807,6 +815,138 @@ def main() -> int:
     print(report.console_table(data))
     log(f"wrote {config.output} and {workdir / 'results.json'} in {data['elapsed_seconds']} s")
     return 0
+
+
+# --- Memory -----------------------------------------------------------------------------------
+
+
+def process_memory(pid: int) -> dict[str, int]:
+    """Resident (RSS) and proportional (PSS: shared pages divided among their sharers) memory of a
+    process, in KiB."""
+    found = {"rss_kib": 0, "pss_kib": 0}
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                found["rss_kib"] = int(line.split()[1])
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                found["pss_kib"] = int(line.split()[1])
+    return found
+
+
+def children(pid: int) -> list[int]:
+    with contextlib.suppress(OSError):
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return []
+
+
+def stack_memory(master: int) -> dict[str, int]:
+    """The gunicorn master and its workers together."""
+    parts = [process_memory(pid) for pid in [master, *children(master)]]
+    return {key: sum(part[key] for part in parts) for key in ("rss_kib", "pss_kib")} | {"processes": len(parts)}
+
+
+class Sampler(threading.Thread):
+    """The memory of a process every `interval` seconds, while it runs."""
+
+    def __init__(self, pid: int, interval: float) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.samples: list[dict] = []
+        self.stopped = threading.Event()
+        self.started_at = time.monotonic()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            self.samples.append({"t": round(time.monotonic() - self.started_at, 1), **process_memory(self.pid)})
+            self.stopped.wait(self.interval)
+
+    def stop(self) -> list[dict]:
+        self.stopped.set()
+        self.join(timeout=10)
+        return self.samples
+
+
+def mixed_request(side: Side, token: str) -> Request:
+    c = side.creds
+    path = lambda url: urllib.parse.urlsplit(url).path  # noqa: E731
+    return Request(
+        "GET",
+        c.mcp_url,
+        [],
+        expect=0,
+        script="mixed.lua",
+        extra_env={
+            "BENCH_EXPECT": "200,401",
+            "BENCH_TOKEN": token,
+            "BENCH_MCP_PATH": path(c.mcp_url),
+            "BENCH_PRM_PATH": path(c.prm_url),
+            "BENCH_ASM_PATH": path(c.asm_url),
+            "BENCH_TOKEN_PATH": path(c.token_endpoint),
+            "BENCH_TOOL": side.tool,
+            "BENCH_SEEDS": str(side.seeds_file),
+            "BENCH_CLIENT_ID": c.client_id,
+            "BENCH_RESOURCE": c.resource,
+        },
+    )
+
+
+def fresh_access_token(side: Side) -> str:
+    """A new access token (the benchmark's first may be near its hour by now), by one refresh; its
+    refresh token is left out of the pool, whose next rotation would revoke this access token."""
+    seeds = [t for t in side.seeds_file.read_text().split() if t]
+    c = side.creds
+    form = {"grant_type": "refresh_token", "refresh_token": seeds[0], "client_id": c.client_id, "resource": c.resource}
+    answer = oauth_client.Http().post_form(c.token_endpoint, form, {"Accept": "application/json"})
+    if answer.status != 200:
+        raise RuntimeError(f"no fresh access token: {answer.status} {answer.text()[:200]}")
+    write_seeds(side.seeds_file, seeds[1:])
+    return answer.json()["access_token"]
+
+
+def memory_phase(runner: Runner, ours: OurServer, side: Side, config: Config, workdir: Path) -> dict:
+    """One worker idle, under mixed load, through a soak of it; then the whole `make run` stack."""
+    found: dict = {"soak_seconds": config.soak}
+    time.sleep(2)
+    worker = children(ours.process.pid)[0]
+    found["idle"] = process_memory(worker)
+    found["master_idle"] = process_memory(ours.process.pid)
+    request = mixed_request(side, fresh_access_token(side))
+    sampler = Sampler(worker, 0.2)
+    sampler.start()
+    found["load_run"] = wrk(request, "mixed", config.duration, config.conns, config.wrk_cpus, runner.raw)
+    found["load"] = max(sampler.stop(), key=lambda sample: sample["rss_kib"])
+    log(f"memory: worker idle {found['idle']}, under load {found['load']}; soak of {config.soak} s")
+    sampler = Sampler(worker, 5.0)
+    sampler.start()
+    found["soak_run"] = wrk(request, "soak", config.soak, config.conns, config.wrk_cpus, runner.raw)
+    found["soak"] = sampler.stop()
+    found["stack"] = make_run_stack(runner, config, workdir)
+    return found
+
+
+def make_run_stack(runner: Runner, config: Config, workdir: Path) -> dict:
+    """`make run`'s stack as it starts (DEBUG on, SQLite, gunicorn.conf.py's worker count), idle and
+    after the mixed load."""
+    stack_dir = workdir / "make-run"
+    stack_dir.mkdir(exist_ok=True)
+    server = OurServer(f"sqlite:///{stack_dir / 'db.sqlite3'}", workdir, workers=None, extra_env={"DEBUG": "1"})
+    server.prepare()
+    server.start()
+    try:
+        time.sleep(3)
+        found = {"idle": stack_memory(server.process.pid)}
+        creds = oauth_client.obtain(server.url + "/mcp", server.username, server.password, seeds=config.conns + 8)
+        side = Side("make-run", creds, config.tool, stack_dir / "seeds")
+        write_seeds(side.seeds_file, creds.refresh_tokens)
+        found["load_run"] = wrk(
+            mixed_request(side, creds.access_token), "mixed", config.duration, config.conns, config.wrk_cpus, runner.raw
+        )
+        found["after_load"] = stack_memory(server.process.pid)
+    finally:
+        server.stop()
+    log(f"memory: make run stack {found}")
+    return found
 
 
 def large_table_phase(runner: Runner, ours: OurServer, side: Side, config: Config, idle: list) -> dict:

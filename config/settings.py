@@ -341,6 +341,8 @@ OAUTH2_PROVIDER = {
     "OAUTH2_VALIDATOR_CLASS": "authserver.validators.MCPOAuth2Validator",
     # Client secrets are random and long: a fast hash (authserver/hashers.py), not a password's.
     "CLIENT_SECRET_HASHER": "client_secret_sha256",
+    # Token values as oauthlib makes them, from one read of the random source (token_values.py).
+    "ACCESS_TOKEN_GENERATOR": "authserver.token_values.new_token",
     "APPLICATION_ADMIN_CLASS": "authserver.admin.ClientAdmin",
     "OIDC_ISS_ENDPOINT": ISSUER,  # feeds the AS metadata, the PRM and the RFC 9207 `iss`
     # The scopes are the ones the apps declare (common/scopes.py), read through this backend.

@@ -84,3 +84,17 @@ check = function(status, headers, body)
    if rt ~= nil then table.insert(pool, rt) end
    return status == 200 or status == 401
 end
+
+function bench_extra(threads)
+   -- The refresh tokens not used yet go back to BENCH_SEEDS for the next run.
+   local left = {}
+   for _, t in ipairs(threads) do
+      for _, tok in ipairs(t:get("pool") or {}) do table.insert(left, tok) end
+   end
+   if seeds_file ~= nil then
+      local f = io.open(seeds_file, "w")
+      for _, tok in ipairs(left) do f:write(tok, "\n") end
+      f:close()
+   end
+   return "pool_left=" .. #left
+end
