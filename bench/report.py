@@ -92,14 +92,24 @@ def comparison(data: dict, phase: str) -> list[dict]:
                 "ours": ours,
                 "peer": peer,
                 "ratio": ratio((ours or {}).get("rps"), (peer or {}).get("rps")),
+                "round_ratios": round_ratios(data["results"], phase, scenario),
             }
         )
     return rows
 
 
+def round_ratios(results: list[dict], phase: str, scenario: str) -> list[float]:
+    """ours/peer of each round on its own: how far the same comparison moves between rounds."""
+    by_round: dict[int, dict[str, float]] = {}
+    for r in results:
+        if r["phase"] == phase and r["scenario"] == scenario and r["rps"]:
+            by_round.setdefault(r["round"], {})[r["side"]] = r["rps"]
+    return sorted(sides["ours"] / sides["peer"] for sides in by_round.values() if {"ours", "peer"} <= set(sides))
+
+
 def comparison_table(rows: list[dict]) -> list[str]:
     lines = [
-        "| scenario | ours req/s [min–max] | peer req/s [min–max] | ours/peer | p50 ms ours / peer "
+        "| scenario | ours req/s [min–max] | peer req/s [min–max] | ours/peer [each round] | p50 ms ours / peer "
         "| p99 ms ours / peer | all answers as expected |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
@@ -111,9 +121,16 @@ def comparison_table(rows: list[dict]) -> list[str]:
                 return "–"
             return f"{fmt(s['rps'])} [{fmt(s['rps_min'])}–{fmt(s['rps_max'])}]"
 
-        ok = "yes" if o.get("ok") and p.get("ok") else "NO: " + "; ".join(o.get("details", []) + p.get("details", []))
+        present = [side for side in (o, p) if side]
+        ok = (
+            "yes"
+            if all(side.get("ok") for side in present)
+            else "NO: " + "; ".join(o.get("details", []) + p.get("details", []))
+        )
+        band = row.get("round_ratios") or []
+        spread = f" [{band[0]:.2f}–{band[-1]:.2f}]" if len(band) > 1 else ""
         lines.append(
-            f"| {LABELS[row['scenario']]} | {cell(o)} | {cell(p)} | **{fmt(row['ratio'], 2)}** | "
+            f"| {LABELS[row['scenario']]} | {cell(o)} | {cell(p)} | **{fmt(row['ratio'], 2)}**{spread} | "
             f"{fmt(o.get('p50'), 2)} / {fmt(p.get('p50'), 2)} | "
             f"{fmt(o.get('p99'), 2)} / {fmt(p.get('p99'), 2)} | {ok} |"
         )
@@ -248,11 +265,18 @@ def limits(data: dict) -> dict[str, str]:
     cases = (data.get("queries") or {}).get("cases") or {}
     refresh = cases.get("refresh") or {}
     refresh_cost = (
-        f"{refresh['per_request']:g} statements per grant (listed below); one at a time, through Django's test "
-        f"client (no HTTP), a grant took {refresh.get('wall_ms', '?')} ms, {refresh.get('cpu_ms', '?')} ms of it "
-        "CPU in the Python process"
+        f"{refresh['per_request']:g} statements (listed below) and, one at a time through Django's test "
+        f"client (no HTTP), {refresh.get('wall_ms', '?')} ms, {refresh.get('cpu_ms', '?')} ms of it CPU in the "
+        "Python process"
         if refresh
-        else "the statements per grant are listed below"
+        else "the statements listed below"
+    )
+    code = cases.get("code") or {}
+    code_cost = (
+        f"{code['per_request']:g} statements per exchange (listed below) and, one at a time through Django's "
+        f"test client, {code.get('wall_ms', '?')} ms, {code.get('cpu_ms', '?')} ms of it CPU"
+        if code
+        else "the statements listed below"
     )
 
     def ratios(phase: str) -> str:
@@ -319,12 +343,50 @@ def limits(data: dict) -> dict[str, str]:
             "run-to-run noise." + mcp_run
         ),
         "refresh": (
-            "The grant is django-oauth-toolkit's and oauthlib's: "
-            + refresh_cost
-            + ", mostly the Django ORM building and reading DOT's model queries (the client, the refresh "
-            "token locked for update, its access token, the user), then one durable commit with the old "
-            "tokens revoked and new ones inserted, plus the two abuse-limit counters. The peer changes two "
-            "dicts. 0.1× would take a token endpoint written outside DOT; the OAuth logic was left to DOT."
+            "On PostgreSQL the ordinary rotation takes the lean path (`authserver/lean_refresh.py`): two "
+            "statements and about 1.2 ms of CPU per grant in-process on this machine (cProfile: psycopg's "
+            "asynchronous execute and wait about half of it, the token values and checks most of the rest); "
+            "the worker was not saturated in these runs (about a third of a core at 200–350 grants/s while "
+            "another tenant kept both cores busy). What holds it is the database's commits: every rotation "
+            "deletes the old access token, and its trigger sends a NOTIFY so that every worker's token "
+            "cache forgets it at once (`mcpserver/revocations.py`); PostgreSQL serialises the commits of "
+            "transactions that notify (one lock on the notification queue, held through the commit's "
+            "WAL flush). Measured with pgbench on this machine, 8 clients each committing one INSERT: "
+            "2,300–3,600 transactions/s; with a NOTIFY in the same transaction: 480–1,800. In-process, "
+            "one rotation after the other: about 6–11 ms of wall time each. Next step: notify only for "
+            "the access tokens a worker's cache can hold (a cache entry never outlives its token, so an "
+            "expired one needs none; a mark set when /mcp first accepts a token would spare the others), "
+            "which leaves the rotation's commit as cheap as any other. Through django-oauth-toolkit (SQLite, "
+            "or `LEAN_REFRESH=0`) a grant costs " + refresh_cost + "."
+        ),
+        "code": (
+            "The exchange stays django-oauth-toolkit's (the issue allows a lean path for the refresh grant "
+            "only): "
+            + code_cost
+            + ", nearly all of it oauthlib's request path, DOT's validator calls and the ORM building their "
+            "queries (cProfile of the grant: the ORM's SQL compilation alone about a fifth), with the "
+            "redeemed code read once, locked, with its user. The peer pops a dict entry. Next step: the "
+            "lean path of the refresh grant for the exchange too, with its own differential test."
+        ),
+        "challenge": (
+            "The 401 is stored bytes (`mcpserver/challenge.py`); what is left per request is uvicorn's HTTP "
+            "work, the router and one pass over the headers, as on the peer, and the audit line of every "
+            "401 (`mcp_unauthorized`, reason `no token`), which the peer does not write: about 12 µs of "
+            "CPU per line in-process (the log record, its JSON and the write), an eighth of a request at "
+            "these rates. In paired runs while this benchmark was built, with the audit trail at WARNING "
+            "(the lines off) the same 401 ran at 1.19–1.96× the peer, with them at 0.81–0.83×. The line "
+            "is kept: it is part of the audit trail (tests/test_security_audit.py). Next step: a cheaper "
+            "writer for audit lines (the JSON line built without the logging module's record)."
+        ),
+        "confidential": (
+            "A confidential client's refresh differs from a public client's by one HMAC-SHA-256 of its "
+            "secret (about 6 µs; `authserver/hashers.py`), on the same lean path; a gap beyond that is the "
+            "run-to-run noise of this machine."
+        ),
+        "statements": "Every statement counted is listed below, with what it is for.",
+        "memory": (
+            "The worker's resident memory was sampled every 5 s through the soak (the table below); growth "
+            "late in a soak that continues to the end would be a leak to look for with tracemalloc."
         ),
         "rows": (
             "The lookup is one unique-index probe on `token_checksum`, whose depth grows with log(rows): from "
@@ -432,11 +494,48 @@ def render(data: dict) -> str:
         "asked for. The cost of a lookup per call is measured below with the cache off.",
         "- **Cheaper bookkeeping on the token endpoint**: the two abuse-limit counters in one transaction "
         "(asynchronous commit on PostgreSQL: a counter lost in a crash costs nothing), the client's "
-        "`last_used_at` written at most once a minute, the token-family lookup only for code exchanges.",
-        "- Not changed, and why: the refresh grant stays django-oauth-toolkit's; the worker stays "
-        "gunicorn's uvicorn worker with `WEB_CONCURRENCY` defaulting to 2, the core count here (plain "
-        "uvicorn looked up to a quarter faster on `tools/list` in a few noisy A/B runs, not enough to trade "
-        "gunicorn's process management for).",
+        "`last_used_at` written at most once a minute.",
+        "- **The token endpoint in seven statements** (issue 16; `authserver/validators.py`, `views.py`, "
+        "`throttling.py`): a cProfile of the refresh grant showed 22 statements and about 14–15 ms of CPU "
+        "per grant in-process, most of it the ORM compiling the queries DOT's validator runs one by one "
+        "(the refresh token read three times, the client twice, the access token twice, the user, two "
+        "savepoints, the delete collector's lookups, and the issued token read back for the "
+        "`app_authorized` signal). Now the redeemed row (the refresh token, or the code's grant) is read "
+        "once, locked, with what it needs joined in, and DOT's later checks (PKCE, redirect URI, resource "
+        "narrowing, rotation) use that row; the rotation revokes and deletes without re-reading; the "
+        "view's transaction holds the grant without a savepoint; the token is read back only when "
+        "someone listens to the signal; both abuse counters are one statement on PostgreSQL. A refresh: "
+        "7 statements and about 8 ms of CPU; a code exchange: 7 statements (each listed below, and "
+        "counted by tests/test_performance_paths.py).",
+        "- **The refresh grant's lean path** (`authserver/lean_refresh.py`, PostgreSQL): the profile of "
+        "the 7-statement grant still put about 70% of it in oauthlib's request path, DOT's validator "
+        "calls and the ORM, and 7% in Django's middleware, none of which a plain rotation needs. The "
+        "ordinary rotation of a live token is now answered at the ASGI layer in two statements (one read, "
+        "one rotation) on a pool of asynchronous connections, about 1.2 ms of CPU; everything else (every "
+        "error, reuse detection, URL clients, signed assertions, HTTP Basic, `scope`) still goes to DOT, "
+        "and tests/test_lean_refresh.py sends the same requests through both paths and compares status, "
+        "headers, body fields, rows, abuse counters and audit lines. In the refresh scenario on a busy "
+        "machine: 92 req/s with 22 statements, 238 with the lean path in three transactions, 350 in two "
+        "statements.",
+        "- **Token values from one read of the random source** (`authserver/token_values.py`, DOT's "
+        "`ACCESS_TOKEN_GENERATOR`): oauthlib's generator reads the operating system's random source once "
+        "per character, 60 times per grant, about a millisecond of a profiled grant.",
+        "- **The 401 without a token from stored bytes** (`mcpserver/challenge.py`): one pass over the "
+        "headers decides; a plain request without a token gets the gate's answer, built once, and its "
+        "audit line. 0.61× the peer before, 0.81–0.83× after in paired runs (the rest is the audit line, "
+        "see above). Audit lines themselves skip the logging module's search of the call stack "
+        "(`common/audit.py`): 13.3 → 12.2 µs each.",
+        "- **Client secrets with a fast hash** (`authserver/hashers.py`, DOT's `CLIENT_SECRET_HASHER`): "
+        "PBKDF2 at 1,000,000 iterations cost 245 ms of CPU per check here (515 ms of wall time while "
+        "another tenant was busy), on every token request of a confidential client and for a wrong secret "
+        "as much as for the right one; HMAC-SHA-256 costs 6 µs. Older hashes are re-hashed at their next "
+        "successful use. **Passwords with Argon2id** at OWASP's parameters (19 MiB, 2 passes, 1 lane): 24 ms "
+        "of CPU per sign-in instead of PBKDF2's 245 (SECURITY.md says why each).",
+        "- Not changed, and why: the code exchange stays django-oauth-toolkit's (a lean path was allowed "
+        "for the refresh grant only); the revocation NOTIFY stays on every deleted access token (see the "
+        "refresh grant above); the worker stays gunicorn's uvicorn worker with `WEB_CONCURRENCY` "
+        "defaulting to 2, the core count here (plain uvicorn looked up to a quarter faster on `tools/list` "
+        "in a few noisy A/B runs, not enough to trade gunicorn's process management for).",
     ]
     ratio_rows = comparison(data, "ratio")
     out += [
@@ -451,6 +550,7 @@ def render(data: dict) -> str:
         "",
         *comparison_table(ratio_rows),
     ]
+    out += sign_in_section(data)
     deployed_rows = comparison(data, "deployed")
     if deployed_rows:
         out += [
@@ -533,6 +633,8 @@ def render(data: dict) -> str:
             statements = queries["cases"].get(label, {}).get("statements") or []
             if statements:
                 out += ["", f"Statements of one {names[label]}:", "", "```sql", *statements, "```"]
+        out += ["", *STATEMENTS_EXPLAINED]
+    out += memory_section(data)
     rows = data.get("rows")
     if rows:
         out += [
@@ -605,6 +707,124 @@ def render(data: dict) -> str:
     return "\n".join(out)
 
 
+STATEMENTS_EXPLAINED = [
+    "Why each statement of a grant is needed (the budget is "
+    f"{GRANT_STATEMENTS}; tests/test_performance_paths.py fails above it):",
+    "",
+    "| statement | grant | why |",
+    "| --- | --- | --- |",
+    "| `WITH … ratelimitcounter …` | both | the abuse limit of the token endpoint, per address and in "
+    "total, shared by every worker and replica: both counters in one statement, committed on its own "
+    "without waiting for the disk (elsewhere than PostgreSQL: two statements) |",
+    "| `SELECT … client` | both | who is asking: enabled, approved, its type and secret hash, how it "
+    "authenticates, which grants it may use |",
+    "| `SELECT … refreshtoken … FOR UPDATE` | refresh | the token, locked so that concurrent rotations "
+    "of it run one at a time (one wins, the others are refused), with its access token (scope, expiry "
+    "for the refresh token's own lifetime) and its user joined in |",
+    "| `UPDATE … refreshtoken SET revoked` | refresh | rotation: the old refresh token revoked (kept, "
+    "so that presenting it again is detected as reuse and revokes the family) |",
+    "| `DELETE … accesstoken` | refresh | the old access token revoked (its trigger tells every worker's "
+    "token cache) |",
+    "| `INSERT … accesstoken`, `INSERT … refreshtoken` | both | the new tokens, stored hashed, bound to "
+    "the resource, the refresh token in the same family |",
+    "| `SELECT … grant … FOR UPDATE` | code | the code's grant, locked so that one of concurrent "
+    "redemptions wins, with its user: PKCE challenge, redirect URI, scope, resource, expiry |",
+    "| `DELETE … grant` | code | the code used up |",
+    "| `INSERT … usedauthorizationcode` | code | the used code remembered with the token family it "
+    "issued, so that a replay revokes what it gave (RFC 6749 §4.1.2) |",
+    "| `UPDATE … client SET last_used_at` | both | at most once a minute per client and worker (not "
+    "counted above): when the client last obtained a token, shown to administrators |",
+    "",
+    "The lean path does the same in two statements: the counters, the client and the live refresh "
+    "token in one read (nothing locked: the rotation's `UPDATE` locks the row and writes only if it "
+    "is still live and unchanged, so of concurrent rotations one wins and the others go to "
+    "django-oauth-toolkit, which refuses them), then the rotation (revoke, delete, insert both, the "
+    "client's last use when due) in one.",
+]
+
+
+def sign_in_section(data: dict) -> list[str]:
+    rows = {phase: summarise(data["results"], phase, "ours", "signin") for phase in ("ratio", "deployed")}
+    if not rows["ratio"]:
+        return []
+    lines = [
+        "",
+        "## Password sign-in",
+        "",
+        "POST of the sign-in form (`/accounts/login/`, the CSRF cookie and token of one earlier GET, the "
+        "right password): each answer a 302 to the signed-in page, a session stored. The password is "
+        "checked with Argon2id at OWASP's parameters (19 MiB, 2 passes, 1 lane; `authserver/hashers.py`, "
+        "SECURITY.md says why), which releases Python's interpreter lock while it hashes, so one worker's "
+        "threads use both cores. The peer has no sign-in (its provider consents for a fixed subject). "
+        f"Keycloak's sizing guide gives about {KEYCLOAK_SIGN_INS_PER_VCPU} password sign-ins per second "
+        "per vCPU with Argon2.",
+        "",
+        "| our server | sign-ins/s [min–max] | per core of this machine | p50 / p99 ms | all answers as expected |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    cores = data["machine"].get("cores") or 1
+    for phase, label in (("ratio", "one worker"), ("deployed", f"{data.get('deployed_workers', '?')} workers")):
+        r = rows[phase]
+        if r:
+            lines.append(
+                f"| {label} | {fmt(r['rps'], 1)} [{fmt(r['rps_min'], 1)}–{fmt(r['rps_max'], 1)}] | "
+                f"{fmt(r['rps'] / cores, 1)} | {fmt(r['p50'], 1)} / {fmt(r['p99'], 1)} | "
+                f"{'yes' if r['ok'] else 'NO: ' + '; '.join(r['details'])} |"
+            )
+    return lines
+
+
+def mib(kib: int) -> str:
+    return f"{kib / 1024:,.1f}"
+
+
+def memory_section(data: dict) -> list[str]:
+    memory = data.get("memory")
+    if not memory:
+        return []
+    growth = soak_growth(memory)
+    stack = memory["stack"]
+    soak = memory["soak_run"]
+    lines = [
+        "",
+        "## Memory",
+        "",
+        "Resident memory (RSS) and its proportional share (PSS: pages shared with other processes, such as "
+        "gunicorn's master, counted in part), read from /proc. One worker (PostgreSQL, settings at their "
+        "defaults): idle after start-up, at its highest under the mixed traffic (the discovery documents, "
+        "the 401, `tools/list` and `tools/call` in both revisions, the rotating refresh grant, in turn; "
+        f"{memory['load_run'].get('rps') or 0:,.0f} req/s), and through a soak of the same traffic for "
+        f"{memory['soak_seconds']} s ({soak.get('rps') or 0:,.0f} req/s, answers as expected: "
+        f"{'yes' if soak.get('ok') else 'NO: ' + str(soak.get('detail'))}). Then `make run`'s stack as it "
+        "starts (SQLite, `DEBUG=1`, gunicorn's master and its workers), idle and after the same traffic "
+        f"({stack['load_run'].get('rps') or 0:,.0f} req/s).",
+        "",
+        "| what | RSS MiB | PSS MiB |",
+        "| --- | --- | --- |",
+        f"| one worker, idle | {mib(memory['idle']['rss_kib'])} | {mib(memory['idle']['pss_kib'])} |",
+        f"| one worker, under the mixed traffic (highest) | {mib(memory['load']['rss_kib'])} | "
+        f"{mib(memory['load']['pss_kib'])} |",
+        f"| one worker, soak: after {growth['start']['t']:.0f} s | {mib(growth['start']['rss_kib'])} | "
+        f"{mib(growth['start']['pss_kib'])} |",
+        f"| one worker, soak: at the end ({growth['end']['t']:.0f} s) | {mib(growth['end']['rss_kib'])} | "
+        f"{mib(growth['end']['pss_kib'])} |",
+        f"| one worker, soak: highest | {mib(growth['max']['rss_kib'])} | {mib(growth['max']['pss_kib'])} |",
+        f"| gunicorn's master (one-worker server), idle | {mib(memory['master_idle']['rss_kib'])} | "
+        f"{mib(memory['master_idle']['pss_kib'])} |",
+        f"| `make run` stack ({stack['idle']['processes']} processes), idle | {mib(stack['idle']['rss_kib'])} | "
+        f"{mib(stack['idle']['pss_kib'])} |",
+        f"| `make run` stack, after the traffic | {mib(stack['after_load']['rss_kib'])} | "
+        f"{mib(stack['after_load']['pss_kib'])} |",
+        "",
+        f"Growth through the soak: {growth['mib']:+.1f} MiB ({growth['percent']:+.1f}%) from "
+        f"{growth['start']['t']:.0f} s to the end, {growth['second_half_mib']:+.1f} MiB over its second half. "
+        "RSS every 5 s: "
+        + ", ".join(f"{mib(x['rss_kib'])}" for x in memory["soak"][:: max(1, len(memory["soak"]) // 24)])
+        + " MiB.",
+    ]
+    return lines
+
+
 def console_table(data: dict) -> str:
     lines = [f"{'scenario':<12} {'ours rps':>9} {'peer rps':>9} {'ratio':>6} {'p50 o/p ms':>13} {'p99 o/p ms':>15}"]
     for phase in ("ratio", "deployed", "cache", "json"):
@@ -618,7 +838,7 @@ def console_table(data: dict) -> str:
                 f"{row['scenario']:<12} {fmt(o.get('rps')):>9} {fmt(p.get('rps')):>9} {fmt(row['ratio'], 2):>6} "
                 f"{fmt(o.get('p50'), 2):>6}/{fmt(p.get('p50'), 2):<6} "
                 f"{fmt(o.get('p99'), 2):>7}/{fmt(p.get('p99'), 2):<7}"
-                f"{'' if o.get('ok') and p.get('ok') else ' FAIL'}"
+                f"{'' if all(side.get('ok') for side in (o, p) if side) else ' FAIL'}"
             )
     for t in targets(data):
         lines.append(f"{'met ' if t['met'] else 'MISS'} {t['target']}: {t['measured']}")
