@@ -69,6 +69,10 @@ from .validators import checksum, client_use_due
 FIELDS = frozenset({"grant_type", "refresh_token", "client_id", "client_secret", "resource"})
 REFRESH_GRANT_TYPES = (AbstractApplication.GRANT_AUTHORIZATION_CODE, AbstractApplication.GRANT_OPENID_HYBRID)
 
+# Seconds a request waits for one of the pool's connections before Django answers it instead
+# (while the database is unreachable: its 503).
+POOL_TIMEOUT = 5
+
 # Statements this module sent (bench/queries.py adds them to the ones Django ran).
 executed = 0
 
@@ -243,7 +247,11 @@ class LeanRefresh:
                     params.setdefault("application_name", "lean-refresh")
                     params["autocommit"] = True  # each statement its own transaction
                     pool = AsyncConnectionPool(
-                        kwargs=params, min_size=1, max_size=settings.LEAN_REFRESH_CONNECTIONS, open=False
+                        kwargs=params,
+                        min_size=1,
+                        max_size=settings.LEAN_REFRESH_CONNECTIONS,
+                        timeout=POOL_TIMEOUT,
+                        open=False,
                     )
                     await pool.open()
                     self.pool = pool

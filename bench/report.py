@@ -30,6 +30,10 @@ SOAK_NOISE_MIB = 2.0  # what the allocator may still take late in a soak without
 KEYCLOAK_SIGN_INS_PER_VCPU = 15  # Keycloak's sizing guide, password sign-ins per vCPU (Argon2)
 
 
+def soak_length(seconds: int) -> str:
+    return f"{seconds // 60} minutes" if seconds >= 120 else f"{seconds} seconds"
+
+
 def soak_growth(memory: dict) -> dict:
     """RSS growth of the soaked worker: from its first minute to the end, and over the second half."""
     samples = memory["soak"]
@@ -223,7 +227,7 @@ def targets(data: dict) -> list[dict]:
         growth = soak_growth(memory)
         found.append(
             {
-                "target": f"memory of one worker through {memory['soak_seconds'] // 60} minutes of mixed traffic: "
+                "target": f"memory of one worker through {soak_length(memory['soak_seconds'])} of mixed traffic: "
                 "no growth",
                 "measured": f"{growth['mib']:+.1f} MiB ({growth['percent']:+.1f}%) from minute 1 to the end, "
                 f"{growth['second_half_mib']:+.1f} MiB in the second half",

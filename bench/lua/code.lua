@@ -15,19 +15,8 @@ pool = {}
 starved = 0
 local verify_peek = false
 
-local function urlencode(s)
-   return (string.gsub(s, "[^%w%-%._~]", function(c) return string.format("%%%02X", string.byte(c)) end))
-end
-
 function init(args)
-   local nthreads = tonumber(os.getenv("BENCH_THREADS") or "1")
-   local i = 0
-   for line in io.lines(seeds_file) do
-      if line ~= "" then
-         if i % nthreads == tid then table.insert(pool, line) end
-         i = i + 1
-      end
-   end
+   pool = load_pool(seeds_file, tonumber(os.getenv("BENCH_THREADS") or "1"), tid)
    verify_peek = (tid == 0)  -- wrk's check request must not use a code
 end
 
@@ -56,17 +45,9 @@ check = function(status, headers, body)
 end
 
 function bench_extra(threads)
-   local left, st = {}, 0
-   for _, t in ipairs(threads) do
-      for _, pair in ipairs(t:get("pool") or {}) do table.insert(left, pair) end
-      st = st + (t:get("starved") or 0)
-   end
-   if seeds_file ~= nil then
-      local f = io.open(seeds_file, "w")
-      for _, pair in ipairs(left) do f:write(pair, "\n") end
-      f:close()
-   end
-   local s = "pool_left=" .. #left
+   local st = 0
+   for _, t in ipairs(threads) do st = st + (t:get("starved") or 0) end
+   local s = "pool_left=" .. save_pools(threads, seeds_file)
    if st > 0 then s = s .. ",starved=" .. st end
    return s
 end

@@ -67,3 +67,35 @@ function done(summary, latency, requests)
       ok and "OK" or "FAIL",
       table.concat(parts, ",")))
 end
+
+-- Shared by the scenarios that send forms with a pool of one-use values (refresh.lua, code.lua,
+-- mixed.lua).
+function urlencode(s)
+   return (string.gsub(s, "[^%w%-%._~]", function(c) return string.format("%%%02X", string.byte(c)) end))
+end
+
+-- The lines of `path` this thread takes (every nthreads-th, from its own offset).
+function load_pool(path, nthreads, tid)
+   local taken, i = {}, 0
+   for line in io.lines(path) do
+      if line ~= "" then
+         if i % nthreads == tid then table.insert(taken, line) end
+         i = i + 1
+      end
+   end
+   return taken
+end
+
+-- Every thread's pool written back to `path` (for the next run); how many values were left.
+function save_pools(threads, path)
+   local left = {}
+   for _, t in ipairs(threads) do
+      for _, value in ipairs(t:get("pool") or {}) do table.insert(left, value) end
+   end
+   if path ~= nil then
+      local f = io.open(path, "w")
+      for _, value in ipairs(left) do f:write(value, "\n") end
+      f:close()
+   end
+   return #left
+end

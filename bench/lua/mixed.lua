@@ -18,16 +18,8 @@ pool = {}
 local turn = 0
 local next_id = 0
 
-local function urlencode(s)
-   return (string.gsub(s, "[^%w%-%._~]", function(c) return string.format("%%%02X", string.byte(c)) end))
-end
-
 function init(args)
-   if seeds_file ~= nil then
-      for line in io.lines(seeds_file) do
-         if line ~= "" then table.insert(pool, line) end
-      end
-   end
+   if seeds_file ~= nil then pool = load_pool(seeds_file, 1, 0) end
 end
 
 local function rpc(method, params, modern, with_token)
@@ -87,14 +79,5 @@ end
 
 function bench_extra(threads)
    -- The refresh tokens not used yet go back to BENCH_SEEDS for the next run.
-   local left = {}
-   for _, t in ipairs(threads) do
-      for _, tok in ipairs(t:get("pool") or {}) do table.insert(left, tok) end
-   end
-   if seeds_file ~= nil then
-      local f = io.open(seeds_file, "w")
-      for _, tok in ipairs(left) do f:write(tok, "\n") end
-      f:close()
-   end
-   return "pool_left=" .. #left
+   return "pool_left=" .. save_pools(threads, seeds_file)
 end
