@@ -342,7 +342,11 @@ def limits(data: dict) -> dict[str, str]:
             "CPU time per `tools/call` (2026-07-28) of the saturated worker against the saturated peer, read "
             "from /proc while this benchmark was built: about 430–500 µs against 380–430 µs; the difference "
             "is spread over the gate, the audit line, the token checksum and the extra ASGI layers, none "
-            "above a few percent. With one core for "
+            "above a few percent. A py-spy profile of one worker serving `tools/call` (2026-07-28) at about "
+            "860 req/s, made for issue 16 with the cache on: the SDK's transport and server 70% of the "
+            "worker's samples; the gate's own work about 10%, the largest part of it the `tool_called` audit "
+            "line (4.4%; the peer writes none), then the token's verification from the cache (1.3%), the "
+            "rest under 1% each; uvicorn and the event loop the remainder. With one core for "
             "wrk, PostgreSQL and both servers, ratios within about ±15% of 1 are also within this machine's "
             "run-to-run noise." + mcp_run
         ),
@@ -367,10 +371,13 @@ def limits(data: dict) -> dict[str, str]:
             "The exchange stays django-oauth-toolkit's (the issue allows a lean path for the refresh grant "
             "only): "
             + code_cost
-            + ", nearly all of it oauthlib's request path, DOT's validator calls and the ORM building their "
-            "queries (cProfile of the grant: the ORM's SQL compilation alone about a fifth), with the "
-            "redeemed code read once, locked, with its user. The peer pops a dict entry. Next step: the "
-            "lean path of the refresh grant for the exchange too, with its own differential test."
+            + ". A cProfile of the exchange (CPU time, through Django's test client) put about 70% of it in "
+            "oauthlib's request path with DOT's validator calls and the ORM queries they make (the ORM "
+            "compiling SQL alone about a fifth of the whole, for seven statements), and most of the rest in "
+            "Django's request handling; the redeemed code is already read once, locked, with its user. The "
+            "peer pops a dict entry. Next step: the refresh grant's lean path for the exchange too (the "
+            "grant row locked by its `DELETE … RETURNING`, the tokens and the used-code record inserted in "
+            "the same statement), with its own differential test."
         ),
         "challenge": (
             "The 401 is stored bytes (`mcpserver/challenge.py`); what is left per request is uvicorn's HTTP "
@@ -451,6 +458,8 @@ def render(data: dict) -> str:
             "in such a run; re-run `make bench` on a quiet machine.",
             "",
         ]
+    for error in data.get("errors", []):
+        out += [f"> **A phase failed** and is missing below: {error}", ""]
     out += ["## Targets", "", "| target | measured | met |", "| --- | --- | --- |"]
     found = targets(data)
     for t in found:

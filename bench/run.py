@@ -706,7 +706,10 @@ def main() -> int:
         ours.start()
 
         passes = 2 * (config.rounds + config.rounds_secondary)
-        seeds = seeds_needed(config, passes)
+        # The queries phase takes 40 refresh tokens; the memory phase one, and up to `conns` per run.
+        seeds = (
+            seeds_needed(config, passes) + 40 * ("queries" in phases) + (3 * config.conns + 8) * ("memory" in phases)
+        )
         log(f"tokens: full OAuth flows on both servers ({seeds} refresh-token seeds each)")
         ours_creds = oauth_client.obtain(ours.url + "/mcp", ours.username, ours.password, seeds=seeds)
         peer_creds = oauth_client.obtain(peer.url + "/mcp", seeds=seeds)
@@ -796,7 +799,11 @@ def main() -> int:
             ours = ours.variant(workers=1, extra_env={})
             stack.callback(ours.stop)
             ours.start()
-            data["memory"] = memory_phase(runner, ours, ours_side, config, workdir)
+            try:
+                data["memory"] = memory_phase(runner, ours, ours_side, config, workdir)
+            except Exception as exc:  # noqa: BLE001 (the figures of the other phases are still written)
+                log(f"memory phase failed: {exc!r}")
+                data["errors"] = [*data.get("errors", []), f"memory phase: {exc!r}"]
         data["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
         data["elapsed_seconds"] = round(time.monotonic() - started)
         data["results"] = runner.results
