@@ -175,6 +175,14 @@ def targets(data: dict) -> list[dict]:
                     "key": "mcp",
                 }
             )
+    found += token_endpoint_targets(rows)
+    found += query_targets(data)
+    return found
+
+
+def token_endpoint_targets(rows: dict[str, dict]) -> list[dict]:
+    """The 401, the grants against the peer, and a confidential client's refresh against a public one's."""
+    found = []
     r = rows.get("mcp_401")
     if r and r["ratio"] is not None:
         found.append(
@@ -208,6 +216,12 @@ def targets(data: dict) -> list[dict]:
                 "key": "confidential",
             }
         )
+    return found
+
+
+def query_targets(data: dict) -> list[dict]:
+    """Statements per grant, the memory soak, the large table and the queries per MCP call."""
+    found = []
     cases = (data.get("queries") or {}).get("cases") or {}
     for label, name in (("refresh", "refresh-token grant"), ("code", "code exchange")):
         if label in cases:
@@ -261,6 +275,30 @@ def targets(data: dict) -> list[dict]:
             }
         )
     return found
+
+
+STATIC_LIMITS = {
+    "challenge": (
+        "The 401 is stored bytes (`mcpserver/challenge.py`); what is left per request is uvicorn's HTTP "
+        "work, the router and one pass over the headers, as on the peer, and the audit line of every "
+        "401 (`mcp_unauthorized`, reason `no token`), which the peer does not write: about 12 µs of "
+        "CPU per line in-process (the log record, its JSON and the write), an eighth of a request at "
+        "these rates. In paired runs while this benchmark was built, with the audit trail at WARNING "
+        "(the lines off) the same 401 ran at 1.19–1.96× the peer, with them at 0.81–0.83×. The line "
+        "is kept: it is part of the audit trail (tests/test_security_audit.py). Next step: a cheaper "
+        "writer for audit lines (the JSON line built without the logging module's record)."
+    ),
+    "confidential": (
+        "A confidential client's refresh differs from a public client's by one HMAC-SHA-256 of its "
+        "secret (about 6 µs; `authserver/hashers.py`), on the same lean path; a gap beyond that is the "
+        "run-to-run noise of this machine."
+    ),
+    "statements": "Every statement counted is listed below, with what it is for.",
+    "memory": (
+        "The worker's resident memory was sampled every 5 s through the soak (the table below); growth "
+        "late in a soak that continues to the end would be a leak to look for with tracemalloc."
+    ),
+}
 
 
 def limits(data: dict) -> dict[str, str]:
@@ -379,26 +417,6 @@ def limits(data: dict) -> dict[str, str]:
             "grant row locked by its `DELETE … RETURNING`, the tokens and the used-code record inserted in "
             "the same statement), with its own differential test."
         ),
-        "challenge": (
-            "The 401 is stored bytes (`mcpserver/challenge.py`); what is left per request is uvicorn's HTTP "
-            "work, the router and one pass over the headers, as on the peer, and the audit line of every "
-            "401 (`mcp_unauthorized`, reason `no token`), which the peer does not write: about 12 µs of "
-            "CPU per line in-process (the log record, its JSON and the write), an eighth of a request at "
-            "these rates. In paired runs while this benchmark was built, with the audit trail at WARNING "
-            "(the lines off) the same 401 ran at 1.19–1.96× the peer, with them at 0.81–0.83×. The line "
-            "is kept: it is part of the audit trail (tests/test_security_audit.py). Next step: a cheaper "
-            "writer for audit lines (the JSON line built without the logging module's record)."
-        ),
-        "confidential": (
-            "A confidential client's refresh differs from a public client's by one HMAC-SHA-256 of its "
-            "secret (about 6 µs; `authserver/hashers.py`), on the same lean path; a gap beyond that is the "
-            "run-to-run noise of this machine."
-        ),
-        "statements": "Every statement counted is listed below, with what it is for.",
-        "memory": (
-            "The worker's resident memory was sampled every 5 s through the soak (the table below); growth "
-            "late in a soak that continues to the end would be a leak to look for with tracemalloc."
-        ),
         "rows": (
             "The lookup is one unique-index probe on `token_checksum`, whose depth grows with log(rows): from "
             "1,000 to 1,000,000 rows the B-tree gains a level or two, microseconds. A larger difference in the "
@@ -406,6 +424,7 @@ def limits(data: dict) -> dict[str, str]:
             "which are far steadier." + rows_run
         ),
         "queries": "Every statement counted is listed below.",
+        **STATIC_LIMITS,
     }
 
 
@@ -431,6 +450,83 @@ def idle_lines(data: dict) -> tuple[list[str], int]:
         cores = ", ".join(f"{cpu} {value:.0f}%" for cpu, value in entry["idle"].items())
         lines.append(f"| {entry['phase']} | {entry['round']} | {cores}{mark} | {' '.join(entry['loadavg'])} |")
     return lines, busy
+
+
+MEASUREMENTS_LED_TO = [
+    "- **Discovery documents from the router** (`config/asgi.py`): the first request of each kind goes "
+    "through Django, which builds the document once per process (`common/documents.py`); the "
+    "router keeps that answer, byte for byte, and replays it (ETag/304, HEAD, CORS included). "
+    "In-process a document went from about 1.2 ms through Django to about 5 µs.",
+    "- **The token lookup on the event loop** (`mcpserver/token_lookup.py`, PostgreSQL): the one "
+    "indexed query now goes through an asynchronous connection of the worker instead of a hop to a "
+    "database thread, whose hand-over of the interpreter lock cost more than the query under load "
+    "(about 0.5 ms per request at 8 concurrent requests). Still one query per authenticated call.",
+    "- **Frozen start-up objects** (`gunicorn.conf.py`, `gc.freeze()` after the worker loads the "
+    "application): full garbage collections no longer walk Django and the SDK; p99 of `tools/list` "
+    "went from about 220 to about 80 ms in paired runs.",
+    "- **One JSON body where nothing can stream** (`mcpserver/gate.py`, `mcpserver/app.py`): a request "
+    "that cannot produce a notification while it is answered (the list methods, `initialize`, `ping`, "
+    "and the tools that never report progress or log, such as `whoami` and the notes tools) goes to a "
+    "second transport of the same MCP server that answers with one JSON body; everything else still "
+    "gets an event stream, so progress and log notifications reach the client during a tool call. The "
+    "SDK's event stream (sse-starlette, a task group per answer) had cost about as much again as the "
+    "answer itself: `tools/call` went from 0.13–0.20× the peer to about 0.6× with the cache off.",
+    "- **CORS only where there is an Origin** (`mcpserver/app.py`): Starlette's CORS middleware wraps "
+    "every answer, also for clients that are not browsers; they now go past it.",
+    "- **The user's name from the token lookup**: the lookup's join already reaches the user, so "
+    "`whoami` needs no second query.",
+    "- **A token cache that hears revocations** (`mcpserver/token_cache.py`, `mcpserver/revocations.py`): "
+    "on PostgreSQL, triggers announce every revocation (and every change of a token's client or user) "
+    "with NOTIFY when it commits, and each worker LISTENs and forgets the token at once; the cache is "
+    "used only while that connection listens. So it is on by default there "
+    "(`MCP_TOKEN_CACHE_SECONDS`, 30 s) with no revocation lag beyond the notification's own delivery "
+    "(tests/test_revocations.py); on SQLite nothing can tell other workers, so it stays off unless "
+    "asked for. The cost of a lookup per call is measured below with the cache off.",
+    "- **Cheaper bookkeeping on the token endpoint**: the two abuse-limit counters in one transaction "
+    "(asynchronous commit on PostgreSQL: a counter lost in a crash costs nothing), the client's "
+    "`last_used_at` written at most once a minute.",
+    "- **The token endpoint in seven statements** (issue 16; `authserver/validators.py`, `views.py`, "
+    "`throttling.py`): a cProfile of the refresh grant showed 22 statements and about 14–15 ms of CPU "
+    "per grant in-process, most of it the ORM compiling the queries DOT's validator runs one by one "
+    "(the refresh token read three times, the client twice, the access token twice, the user, two "
+    "savepoints, the delete collector's lookups, and the issued token read back for the "
+    "`app_authorized` signal). Now the redeemed row (the refresh token, or the code's grant) is read "
+    "once, locked, with what it needs joined in, and DOT's later checks (PKCE, redirect URI, resource "
+    "narrowing, rotation) use that row; the rotation revokes and deletes without re-reading; the "
+    "view's transaction holds the grant without a savepoint; the token is read back only when "
+    "someone listens to the signal; both abuse counters are one statement on PostgreSQL. A refresh: "
+    "7 statements and about 8 ms of CPU; a code exchange: 7 statements (each listed below, and "
+    "counted by tests/test_performance_paths.py).",
+    "- **The refresh grant's lean path** (`authserver/lean_refresh.py`, PostgreSQL): the profile of "
+    "the 7-statement grant still put about 70% of it in oauthlib's request path, DOT's validator "
+    "calls and the ORM, and 7% in Django's middleware, none of which a plain rotation needs. The "
+    "ordinary rotation of a live token is now answered at the ASGI layer in two statements (one read, "
+    "one rotation) on a pool of asynchronous connections, about 1.2 ms of CPU; everything else (every "
+    "error, reuse detection, URL clients, signed assertions, HTTP Basic, `scope`) still goes to DOT, "
+    "and tests/test_lean_refresh.py sends the same requests through both paths and compares status, "
+    "headers, body fields, rows, abuse counters and audit lines. In the refresh scenario on a busy "
+    "machine: 92 req/s with 22 statements, 238 with the lean path in three transactions, 350 in two "
+    "statements.",
+    "- **Token values from one read of the random source** (`authserver/token_values.py`, DOT's "
+    "`ACCESS_TOKEN_GENERATOR`): oauthlib's generator reads the operating system's random source once "
+    "per character, 60 times per grant, about a millisecond of a profiled grant.",
+    "- **The 401 without a token from stored bytes** (`mcpserver/challenge.py`): one pass over the "
+    "headers decides; a plain request without a token gets the gate's answer, built once, and its "
+    "audit line. 0.61× the peer before, 0.81–0.83× after in paired runs (the rest is the audit line, "
+    "see above). Audit lines themselves skip the logging module's search of the call stack "
+    "(`common/audit.py`): 13.3 → 12.2 µs each.",
+    "- **Client secrets with a fast hash** (`authserver/hashers.py`, DOT's `CLIENT_SECRET_HASHER`): "
+    "PBKDF2 at 1,000,000 iterations cost 245 ms of CPU per check here (515 ms of wall time while "
+    "another tenant was busy), on every token request of a confidential client and for a wrong secret "
+    "as much as for the right one; HMAC-SHA-256 costs 6 µs. Older hashes are re-hashed at their next "
+    "successful use. **Passwords with Argon2id** at OWASP's parameters (19 MiB, 2 passes, 1 lane): 24 ms "
+    "of CPU per sign-in instead of PBKDF2's 245 (SECURITY.md says why each).",
+    "- Not changed, and why: the code exchange stays django-oauth-toolkit's (a lean path was allowed "
+    "for the refresh grant only); the revocation NOTIFY stays on every deleted access token (see the "
+    "refresh grant above); the worker stays gunicorn's uvicorn worker with `WEB_CONCURRENCY` "
+    "defaulting to 2, the core count here (plain uvicorn looked up to a quarter faster on `tools/list` "
+    "in a few noisy A/B runs, not enough to trade gunicorn's process management for).",
+]
 
 
 def render(data: dict) -> str:
@@ -476,79 +572,7 @@ def render(data: dict) -> str:
         "",
         "Measured while this benchmark was built, on the same machine (each change is in the figures above):",
         "",
-        "- **Discovery documents from the router** (`config/asgi.py`): the first request of each kind goes "
-        "through Django, which builds the document once per process (`common/documents.py`); the "
-        "router keeps that answer, byte for byte, and replays it (ETag/304, HEAD, CORS included). "
-        "In-process a document went from about 1.2 ms through Django to about 5 µs.",
-        "- **The token lookup on the event loop** (`mcpserver/token_lookup.py`, PostgreSQL): the one "
-        "indexed query now goes through an asynchronous connection of the worker instead of a hop to a "
-        "database thread, whose hand-over of the interpreter lock cost more than the query under load "
-        "(about 0.5 ms per request at 8 concurrent requests). Still one query per authenticated call.",
-        "- **Frozen start-up objects** (`gunicorn.conf.py`, `gc.freeze()` after the worker loads the "
-        "application): full garbage collections no longer walk Django and the SDK; p99 of `tools/list` "
-        "went from about 220 to about 80 ms in paired runs.",
-        "- **One JSON body where nothing can stream** (`mcpserver/gate.py`, `mcpserver/app.py`): a request "
-        "that cannot produce a notification while it is answered (the list methods, `initialize`, `ping`, "
-        "and the tools that never report progress or log, such as `whoami` and the notes tools) goes to a "
-        "second transport of the same MCP server that answers with one JSON body; everything else still "
-        "gets an event stream, so progress and log notifications reach the client during a tool call. The "
-        "SDK's event stream (sse-starlette, a task group per answer) had cost about as much again as the "
-        "answer itself: `tools/call` went from 0.13–0.20× the peer to about 0.6× with the cache off.",
-        "- **CORS only where there is an Origin** (`mcpserver/app.py`): Starlette's CORS middleware wraps "
-        "every answer, also for clients that are not browsers; they now go past it.",
-        "- **The user's name from the token lookup**: the lookup's join already reaches the user, so "
-        "`whoami` needs no second query.",
-        "- **A token cache that hears revocations** (`mcpserver/token_cache.py`, `mcpserver/revocations.py`): "
-        "on PostgreSQL, triggers announce every revocation (and every change of a token's client or user) "
-        "with NOTIFY when it commits, and each worker LISTENs and forgets the token at once; the cache is "
-        "used only while that connection listens. So it is on by default there "
-        "(`MCP_TOKEN_CACHE_SECONDS`, 30 s) with no revocation lag beyond the notification's own delivery "
-        "(tests/test_revocations.py); on SQLite nothing can tell other workers, so it stays off unless "
-        "asked for. The cost of a lookup per call is measured below with the cache off.",
-        "- **Cheaper bookkeeping on the token endpoint**: the two abuse-limit counters in one transaction "
-        "(asynchronous commit on PostgreSQL: a counter lost in a crash costs nothing), the client's "
-        "`last_used_at` written at most once a minute.",
-        "- **The token endpoint in seven statements** (issue 16; `authserver/validators.py`, `views.py`, "
-        "`throttling.py`): a cProfile of the refresh grant showed 22 statements and about 14–15 ms of CPU "
-        "per grant in-process, most of it the ORM compiling the queries DOT's validator runs one by one "
-        "(the refresh token read three times, the client twice, the access token twice, the user, two "
-        "savepoints, the delete collector's lookups, and the issued token read back for the "
-        "`app_authorized` signal). Now the redeemed row (the refresh token, or the code's grant) is read "
-        "once, locked, with what it needs joined in, and DOT's later checks (PKCE, redirect URI, resource "
-        "narrowing, rotation) use that row; the rotation revokes and deletes without re-reading; the "
-        "view's transaction holds the grant without a savepoint; the token is read back only when "
-        "someone listens to the signal; both abuse counters are one statement on PostgreSQL. A refresh: "
-        "7 statements and about 8 ms of CPU; a code exchange: 7 statements (each listed below, and "
-        "counted by tests/test_performance_paths.py).",
-        "- **The refresh grant's lean path** (`authserver/lean_refresh.py`, PostgreSQL): the profile of "
-        "the 7-statement grant still put about 70% of it in oauthlib's request path, DOT's validator "
-        "calls and the ORM, and 7% in Django's middleware, none of which a plain rotation needs. The "
-        "ordinary rotation of a live token is now answered at the ASGI layer in two statements (one read, "
-        "one rotation) on a pool of asynchronous connections, about 1.2 ms of CPU; everything else (every "
-        "error, reuse detection, URL clients, signed assertions, HTTP Basic, `scope`) still goes to DOT, "
-        "and tests/test_lean_refresh.py sends the same requests through both paths and compares status, "
-        "headers, body fields, rows, abuse counters and audit lines. In the refresh scenario on a busy "
-        "machine: 92 req/s with 22 statements, 238 with the lean path in three transactions, 350 in two "
-        "statements.",
-        "- **Token values from one read of the random source** (`authserver/token_values.py`, DOT's "
-        "`ACCESS_TOKEN_GENERATOR`): oauthlib's generator reads the operating system's random source once "
-        "per character, 60 times per grant, about a millisecond of a profiled grant.",
-        "- **The 401 without a token from stored bytes** (`mcpserver/challenge.py`): one pass over the "
-        "headers decides; a plain request without a token gets the gate's answer, built once, and its "
-        "audit line. 0.61× the peer before, 0.81–0.83× after in paired runs (the rest is the audit line, "
-        "see above). Audit lines themselves skip the logging module's search of the call stack "
-        "(`common/audit.py`): 13.3 → 12.2 µs each.",
-        "- **Client secrets with a fast hash** (`authserver/hashers.py`, DOT's `CLIENT_SECRET_HASHER`): "
-        "PBKDF2 at 1,000,000 iterations cost 245 ms of CPU per check here (515 ms of wall time while "
-        "another tenant was busy), on every token request of a confidential client and for a wrong secret "
-        "as much as for the right one; HMAC-SHA-256 costs 6 µs. Older hashes are re-hashed at their next "
-        "successful use. **Passwords with Argon2id** at OWASP's parameters (19 MiB, 2 passes, 1 lane): 24 ms "
-        "of CPU per sign-in instead of PBKDF2's 245 (SECURITY.md says why each).",
-        "- Not changed, and why: the code exchange stays django-oauth-toolkit's (a lean path was allowed "
-        "for the refresh grant only); the revocation NOTIFY stays on every deleted access token (see the "
-        "refresh grant above); the worker stays gunicorn's uvicorn worker with `WEB_CONCURRENCY` "
-        "defaulting to 2, the core count here (plain uvicorn looked up to a quarter faster on `tools/list` "
-        "in a few noisy A/B runs, not enough to trade gunicorn's process management for).",
+        *MEASUREMENTS_LED_TO,
     ]
     ratio_rows = comparison(data, "ratio")
     out += [

@@ -664,6 +664,39 @@ def deployed_default_workers() -> int:
 # --- The run --------------------------------------------------------------------------------------
 
 
+def prepare_sides(
+    config: Config, ours: OurServer, peer: Peer, scenarios: list[str], phases: list[str], workdir: Path
+) -> tuple[Side, Side]:
+    """What each server needs for the scenarios: tokens from full OAuth flows (and refresh-token
+    seeds), a confidential client's, code minting, our sign-in form."""
+    passes = 2 * (config.rounds + config.rounds_secondary)
+    # The queries phase takes 40 refresh tokens; the memory phase one, and up to `conns` per run.
+    seeds = seeds_needed(config, passes) + 40 * ("queries" in phases) + (3 * config.conns + 8) * ("memory" in phases)
+    log(f"tokens: full OAuth flows on both servers ({seeds} refresh-token seeds each)")
+    ours_creds = oauth_client.obtain(ours.url + "/mcp", ours.username, ours.password, seeds=seeds)
+    peer_creds = oauth_client.obtain(peer.url + "/mcp", seeds=seeds)
+    ours_side = Side("ours", ours_creds, config.tool, workdir / "ours.seeds")
+    peer_side = Side("peer", peer_creds, config.tool, workdir / "peer.seeds")
+    write_seeds(ours_side.seeds_file, ours_creds.refresh_tokens)
+    write_seeds(peer_side.seeds_file, peer_creds.refresh_tokens)
+    if "refresh_conf" in scenarios:
+        log("tokens of a confidential client (client_secret_post) on both servers")
+        for side, username, password in ((ours_side, ours.username, ours.password), (peer_side, None, None)):
+            side.confidential = oauth_client.obtain(side.creds.mcp_url, username, password, seeds, confidential=True)
+            side.confidential_seeds_file = workdir / f"{side.name}-confidential.seeds"
+            write_seeds(side.confidential_seeds_file, side.confidential.refresh_tokens)
+    if "code" in scenarios:
+        ours_side.codes_file, peer_side.codes_file = workdir / "ours.codes", workdir / "peer.codes"
+        ours_side.mint_codes = lambda count: mint_our_codes(ours, ours_creds, count)
+        peer_side.mint_codes = lambda count: mint_peer_codes(peer, peer_creds, count)
+        ours_side.code_rate, peer_side.code_rate = 500.0, 5000.0  # first guesses; then what was seen
+    if "signin" in scenarios:
+        # The peer has no sign-in of its own (its provider consents for a fixed subject).
+        login_url = ours.url + "/accounts/login/"
+        ours_side.sign_in = oauth_client.sign_in_request(login_url, ours.username, ours.password)
+    return ours_side, peer_side
+
+
 def main() -> int:
     if not shutil.which("wrk"):
         print("wrk is missing: `make bench` installs it (apt-get install wrk)", file=sys.stderr)
@@ -705,36 +738,9 @@ def main() -> int:
         peer.start()
         ours.start()
 
-        passes = 2 * (config.rounds + config.rounds_secondary)
-        # The queries phase takes 40 refresh tokens; the memory phase one, and up to `conns` per run.
-        seeds = (
-            seeds_needed(config, passes) + 40 * ("queries" in phases) + (3 * config.conns + 8) * ("memory" in phases)
-        )
-        log(f"tokens: full OAuth flows on both servers ({seeds} refresh-token seeds each)")
-        ours_creds = oauth_client.obtain(ours.url + "/mcp", ours.username, ours.password, seeds=seeds)
-        peer_creds = oauth_client.obtain(peer.url + "/mcp", seeds=seeds)
-        ours_side = Side("ours", ours_creds, config.tool, workdir / "ours.seeds")
-        peer_side = Side("peer", peer_creds, config.tool, workdir / "peer.seeds")
-        write_seeds(ours_side.seeds_file, ours_creds.refresh_tokens)
-        write_seeds(peer_side.seeds_file, peer_creds.refresh_tokens)
+        ours_side, peer_side = prepare_sides(config, ours, peer, scenarios, phases, workdir)
+        ours_creds = ours_side.creds
         sides = [ours_side, peer_side]
-        if "refresh_conf" in scenarios:
-            log("tokens of a confidential client (client_secret_post) on both servers")
-            for side, username, password in ((ours_side, ours.username, ours.password), (peer_side, None, None)):
-                side.confidential = oauth_client.obtain(
-                    side.creds.mcp_url, username, password, seeds, confidential=True
-                )
-                side.confidential_seeds_file = workdir / f"{side.name}-confidential.seeds"
-                write_seeds(side.confidential_seeds_file, side.confidential.refresh_tokens)
-        if "code" in scenarios:
-            ours_side.codes_file, peer_side.codes_file = workdir / "ours.codes", workdir / "peer.codes"
-            ours_side.mint_codes = lambda count: mint_our_codes(ours, ours_creds, count)
-            peer_side.mint_codes = lambda count: mint_peer_codes(peer, peer_creds, count)
-            ours_side.code_rate, peer_side.code_rate = 500.0, 5000.0  # first guesses; then what was seen
-        if "signin" in scenarios:
-            # The peer has no sign-in of its own (its provider consents for a fixed subject).
-            login_url = ours.url + "/accounts/login/"
-            ours_side.sign_in = oauth_client.sign_in_request(login_url, ours.username, ours.password)
         mcp_scenarios = [s for s in scenarios if s.startswith(("list_", "call_"))]
 
         # On PostgreSQL the token cache is on by default (revocations are heard by every worker);
