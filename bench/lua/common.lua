@@ -99,3 +99,12 @@ function save_pools(threads, path)
    end
    return #left
 end
+
+-- bench_extra of a pool scenario: the pool written back, and how many requests found it empty.
+function pool_report(threads, path)
+   local st = 0
+   for _, t in ipairs(threads) do st = st + (t:get("starved") or 0) end
+   local s = "pool_left=" .. save_pools(threads, path)
+   if st > 0 then s = s .. ",starved=" .. st end
+   return s
+end

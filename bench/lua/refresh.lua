@@ -51,9 +51,5 @@ check = function(status, headers, body)
 end
 
 function bench_extra(threads)
-   local st = 0
-   for _, t in ipairs(threads) do st = st + (t:get("starved") or 0) end
-   local s = "pool_left=" .. save_pools(threads, seeds_file)
-   if st > 0 then s = s .. ",starved=" .. st end
-   return s
+   return pool_report(threads, seeds_file)
 end
