@@ -73,7 +73,7 @@ test: $(VENV)/.dev $(CHROMIUM)
 	esac
 
 # `make bench`: this server against the MCP SDK's own auth stack, side by side, and
-# docs/performance.md from the figures (bench/README.md). Not part of `make test`; about 15 minutes.
+# docs/performance.md from the figures (bench/README.md). Not part of `make test`; about 40 minutes.
 # Knobs are environment variables: DURATION=3 ROUNDS=1 make bench (short), PHASES, SCENARIOS, ...
 WRK := /usr/bin/wrk
 $(WRK):

@@ -30,9 +30,11 @@ from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.models import get_access_token_model
 
 from common import audit
-from common.tokens import TokenFacts, refusal
+from common.tokens import TokenFacts
+from common.tokens import refusal as token_refusal
 
 from . import client_auth
+from .hashers import upgrade_client_secret
 from .middleware import json_error
 from .models import Client
 
@@ -78,6 +80,7 @@ def secret_matches(client: Client, secret: str) -> bool:
     except ValueError:  # stored unhashed (hash_client_secret off), as django-oauth-toolkit allows
         matches = constant_time_compare(secret, client.client_secret)
     if matches:
+        upgrade_client_secret(secret, client.client_secret)
         if len(_verified_credentials) > 64:
             _verified_credentials.clear()
         _verified_credentials[memo_key] = now + CREDENTIAL_MEMO_SECONDS
@@ -134,7 +137,7 @@ def token_claims(token_value: str) -> dict:
         client_usable=token.application is not None and token.application.is_usable(None),
         user_active=token.user is not None and token.user.is_active,
     )
-    if refusal(facts, settings.MCP_URL, settings.ISSUER) is not None:
+    if token_refusal(facts, settings.MCP_URL, settings.ISSUER) is not None:
         return {"active": False}
     return {
         "active": True,

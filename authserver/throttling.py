@@ -5,7 +5,8 @@ sign-in lockout after repeated failures (django-axes, keyed on username and IP).
 The counter is written by hand because Django's cache `incr` is a read-then-write on the
 database and file caches, so parallel requests on several workers would under-count; one
 `INSERT … ON CONFLICT DO UPDATE … RETURNING` statement counts atomically on both SQLite
-(≥ 3.35) and PostgreSQL.
+(≥ 3.35) and PostgreSQL. On PostgreSQL both counters of a limit go in one statement (the token
+endpoint's budget of statements, docs/performance.md).
 
 Every refusal is a 429 with `Retry-After`: a JSON body for programs, a page for a person's
 browser on the sign-in and authorization pages.
@@ -18,6 +19,7 @@ import math
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import wraps
 
@@ -72,9 +74,10 @@ def counting():
 
     A lost count after a crash costs nothing, but a synchronous commit would hold the row lock
     of a shared counter (the global one above all) until the disk answers, which serialised every
-    request behind it."""
+    request behind it. (Inside a caller's transaction the counters commit with it, as it does.)"""
+    nested = connection.in_atomic_block
     with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql" and not nested:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
         yield cursor
 
@@ -90,8 +93,52 @@ def hit(key: str, limit: int, window: int, now: float | None = None, cursor=None
     else:
         cursor.execute(_upsert_sql(), [key[:200], window_start])
         hits = cursor.fetchone()[0]
+    return verdict(hits, limit, window_start, window, now)
+
+
+def verdict(hits: int, limit: int, window_start: int, window: int, now: float) -> Verdict:
     retry_after = max(1, math.ceil(window_start + window - now))
     return Verdict(allowed=hits <= limit, hits=hits, limit=limit, retry_after=retry_after)
+
+
+def pair_sql(quiet: bool) -> str:
+    """Both counters of a limit in one PostgreSQL statement (and, outside a caller's transaction,
+    its asynchronous commit with it): the total counts only when the address is within its own
+    limit, as `count_hits` does in two. Parameters: `pair_params`."""
+    upsert = _upsert_sql()
+    total = upsert.replace("VALUES (%s, %s, 1)", "SELECT %s, %s, 1 FROM per_ip WHERE per_ip.hits <= %s")
+    setting = "quiet AS (SELECT set_config('synchronous_commit', 'off', true) AS value), " if quiet else ""
+    selected = "(SELECT hits FROM per_ip), (SELECT hits FROM total)" + (", (SELECT value FROM quiet)" if quiet else "")  # noqa: S608
+    return f"WITH {setting}per_ip AS ({upsert}), total AS ({total}) SELECT {selected}"  # noqa: S608 (no input)
+
+
+def pair_params(name: str, ip: str, limit: Limit, now: float) -> tuple[list, int]:
+    """The parameters of `pair_sql` for one hit of limit `name` from `ip`, and the window."""
+    window_start = int(now // limit.window) * limit.window
+    return [f"{name}:ip:{ip}"[:200], window_start, f"{name}:all", window_start, limit.per_ip], window_start
+
+
+def pair_verdicts(row: tuple, limit: Limit, window_start: int, now: float) -> tuple[Verdict, Verdict | None]:
+    ip_hits, total_hits = row[:2]
+    per_ip = verdict(ip_hits, limit.per_ip, window_start, limit.window, now)
+    total = None if total_hits is None else verdict(total_hits, limit.total, window_start, limit.window, now)
+    return per_ip, total
+
+
+def count_hits(name: str, ip: str, limit: Limit, now: float | None = None) -> tuple[Verdict, Verdict | None]:
+    """Count a hit for `ip` and, while `ip` is within its own limit, for everyone: the two
+    verdicts (the second None when it was not counted)."""
+    now = time.time() if now is None else now
+    if connection.vendor == "postgresql":
+        params, window_start = pair_params(name, ip, limit, now)
+        with connection.cursor() as cursor:
+            cursor.execute(pair_sql(quiet=not connection.in_atomic_block), params)
+            return pair_verdicts(cursor.fetchone(), limit, window_start, now)
+    with counting() as cursor:
+        per_ip = hit(f"{name}:ip:{ip}", limit.per_ip, limit.window, now, cursor)
+        if not per_ip.allowed:
+            return per_ip, None
+        return per_ip, hit(f"{name}:all", limit.total, limit.window, now, cursor)
 
 
 def client_ip(request) -> str:
@@ -112,12 +159,13 @@ def check(name: str, ip: str, now: float | None = None) -> Verdict:
     The per-IP counter is checked first, and the total is not counted once the IP is over its
     own limit, so one noisy client cannot use up everyone else's share.
     """
-    limit = Limit(*settings.THROTTLES[name])
-    with counting() as cursor:
-        per_ip = hit(f"{name}:ip:{ip}", limit.per_ip, limit.window, now, cursor)
-        if not per_ip.allowed:
-            return per_ip
-        total = hit(f"{name}:all", limit.total, limit.window, now, cursor)
+    return decision(*count_hits(name, ip, Limit(*settings.THROTTLES[name]), now))
+
+
+def decision(per_ip: Verdict, total: Verdict | None) -> Verdict:
+    """The per-address refusal, else the total's, else the per-address verdict."""
+    if not per_ip.allowed or total is None:
+        return per_ip
     return total if not total.allowed else per_ip
 
 
@@ -178,10 +226,21 @@ class Throttled(Exception):
         self.verdict = verdict
 
 
+# A hit already counted for this request before it reached Django, by the refresh grant's lean
+# path when it hands the request over (authserver/lean_refresh.py): (limit name, verdict). A
+# context variable, so that no client can set it.
+counted: ContextVar[tuple[str, Verdict] | None] = ContextVar("throttle_counted", default=None)
+
+
 def enforce(name: str, request) -> None:
     """Count a hit of limit `name` for this request's client; raise Throttled past a limit."""
     ip = client_ip(request)
-    verdict = check(name, ip)
+    already = counted.get()
+    if already is not None and already[0] == name:
+        counted.set(None)
+        verdict = already[1]
+    else:
+        verdict = check(name, ip)
     if not verdict.allowed:
         audit.event("throttled", limit=name, ip=ip, hits=verdict.hits, allowed=verdict.limit)
         raise Throttled(name, verdict)

@@ -13,27 +13,39 @@ an MCP authorization server needs and DOT 3.4 does not do by itself:
 - security events go to the audit log.
 
 The token view runs in a transaction (see `authserver.views.TokenView`), which the row locks
-below rely on.
+below rely on. Each grant costs a fixed, small number of SQL statements (docs/performance.md lists
+them, tests/test_performance_paths.py counts them): the row a grant redeems is read once, locked,
+with the rows it needs joined in, and kept on the oauthlib request for the validator methods that
+DOT would have each run their own query for.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from oauth2_provider import cimd
-from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_grant_model,
+    get_refresh_token_model,
+    refresh_token_expire_timedelta,
+)
 from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
 from common import audit
 
 from . import client_auth, client_keys
 from .client_documents import refusal_of, resolving
+from .hashers import upgrade_client_secret
 from .models import Client, UsedAuthorizationCode
 from .resources import bind_resources, canonical_resource
 from .server_scopes import strip_from_scope_string, without_server_scopes
@@ -74,12 +86,22 @@ LAST_USED_PRECISION = timedelta(minutes=1)
 _last_noted: dict[str, datetime] = {}
 
 
-def note_client_use(client) -> None:
+def client_use_due(client_id: str) -> datetime | None:
+    """The time to record as a client's last use, if this process has not recorded one within
+    LAST_USED_PRECISION (then it counts as recorded); None otherwise."""
     now = timezone.now()
-    if _last_noted.get(client.client_id, datetime.min.replace(tzinfo=UTC)) > now - LAST_USED_PRECISION:
-        return
-    Client.objects.filter(pk=client.pk).update(last_used_at=now)
-    _last_noted[client.client_id] = now
+    if _last_noted.get(client_id, datetime.min.replace(tzinfo=UTC)) > now - LAST_USED_PRECISION:
+        return None
+    if len(_last_noted) >= 10_000:  # self-registered clients come and go: keep this bounded
+        _last_noted.clear()
+    _last_noted[client_id] = now
+    return now
+
+
+def note_client_use(client) -> None:
+    now = client_use_due(client.client_id)
+    if now is not None:
+        Client.objects.filter(pk=client.pk).update(last_used_at=now)
 
 
 def assertion_presented(request) -> bool:
@@ -100,6 +122,12 @@ class MCPOAuth2Validator(OAuth2Validator):
             return super()._load_application(client_id, request)
 
     # --- Client authentication: private_key_jwt (RFC 7523) beside DOT's secrets ----------------
+    def _check_secret(self, provided_secret, stored_secret):
+        if not super()._check_secret(provided_secret, stored_secret):
+            return False
+        upgrade_client_secret(provided_secret, stored_secret)  # a slow hash from before: now a fast one
+        return True
+
     def client_authentication_required(self, request, *args, **kwargs):
         if assertion_presented(request):
             return True
@@ -221,19 +249,80 @@ class MCPOAuth2Validator(OAuth2Validator):
             request.resource = list(dict.fromkeys(canonical))
         else:
             request.resource = []
-        super()._check_and_set_request_resource(request)
+        grant = self._grant(request.code, request) if request.grant_type == "authorization_code" else None
+        if grant is not None:
+            self._narrow_to_grant(request, grant)
+        else:
+            super()._check_and_set_request_resource(request)
         bound = bind_resources(request.resource)
         if bound is None:
             raise invalid_target(request, request.resource)
         request.resource = bound
 
+    def _narrow_to_grant(self, request, grant) -> None:
+        """DOT's resource narrowing for a code exchange, on the grant validate_code read (DOT
+        would read it again): the token may name fewer resources than the grant, never others."""
+        self._validate_resource_uris(request, request.resource)
+        granted = grant.resource or []
+        if request.resource and granted:
+            for resource in request.resource:
+                if resource not in granted:
+                    raise errors.CustomOAuth2Error(
+                        error="invalid_target",
+                        description=f"The requested resource '{resource}' is not allowed. Token request cannot "
+                        "escalate resource permissions beyond the original authorization grant",
+                        request=request,
+                    )
+        elif granted:
+            self._validate_resource_uris(request, granted)
+            request.resource = granted
+
     # --- Authorization codes: one redemption, replay revokes ---------------------------------
     def validate_code(self, client_id, code, client, request, *args, **kwargs):
-        grant = get_grant_model().objects.select_for_update().filter(code=code, application=client).first()
+        # One statement: the grant, locked (concurrent redemptions of one code run one at a time,
+        # the later ones find it gone), with its user. DOT's own validate_code, the PKCE and
+        # redirect URI checks and the resource narrowing would each read it again.
+        grant = (
+            get_grant_model()
+            .objects.select_for_update(of=("self",))
+            .select_related("user")
+            .filter(code=code, application=client)
+            .first()
+        )
         if grant is None:
             self._revoke_after_code_replay(code, client)
             return False
-        return super().validate_code(client_id, code, client, request, *args, **kwargs)
+        request.redeemed_grant = grant
+        # What DOT's validate_code does with the row it reads.
+        if grant.is_expired():
+            return False
+        request.scopes = grant.scope.split(" ")
+        request.user = grant.user
+        if grant.nonce:
+            request.nonce = grant.nonce
+        if grant.claims:
+            request.claims = json.loads(grant.claims)
+        return True
+
+    def _grant(self, code: str, request):
+        """The grant validate_code read for this request (None before it ran)."""
+        grant = getattr(request, "redeemed_grant", None)
+        return grant if grant is not None and grant.code == code else None
+
+    def confirm_redirect_uri(self, client_id, code, redirect_uri, client, *args, **kwargs):
+        request = args[0] if args else kwargs.get("request")
+        grant = self._grant(code, request) if request is not None else None
+        if grant is None:
+            return super().confirm_redirect_uri(client_id, code, redirect_uri, client, *args, **kwargs)
+        return grant.redirect_uri_allowed(redirect_uri)
+
+    def get_code_challenge(self, code, request):
+        grant = self._grant(code, request)
+        return (grant.code_challenge or None) if grant else super().get_code_challenge(code, request)
+
+    def get_code_challenge_method(self, code, request):
+        grant = self._grant(code, request)
+        return (grant.code_challenge_method or None) if grant else super().get_code_challenge_method(code, request)
 
     def _revoke_after_code_replay(self, code: str, client) -> None:
         used = UsedAuthorizationCode.objects.filter(code_checksum=checksum(code), application=client).first()
@@ -257,18 +346,21 @@ class MCPOAuth2Validator(OAuth2Validator):
     # --- Refresh tokens: serialised rotation, reuse detection with a race leeway -------------
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
         refresh_model = get_refresh_token_model()
-        # Lock every row with this checksum so concurrent rotations of one token run one at a
-        # time; the later ones then see it rotated.
+        # One statement: every row with this checksum locked, so that concurrent rotations of one
+        # token run one at a time and the later ones see it rotated; the live row first, with its
+        # access token and user (DOT would read each again).
         rows = list(
-            refresh_model.objects.select_for_update()
+            refresh_model.objects.select_for_update(of=("self",))
+            .select_related("access_token", "user")
             .filter(token_checksum=checksum(refresh_token))
             .order_by(F("revoked").desc(nulls_first=True))[:1]
         )
         token = rows[0] if rows else None
+        if token is not None and token.revoked is None:
+            return self._live_refresh_token(token, refresh_token, client, request)
         leeway = settings.REFRESH_TOKEN_REUSE_LEEWAY
         if (
             token is not None
-            and token.revoked is not None
             and leeway > 0
             and token.revoked > timezone.now() - timedelta(seconds=leeway)
             and get_access_token_model().objects.filter(source_refresh_token=token).exists()
@@ -280,8 +372,9 @@ class MCPOAuth2Validator(OAuth2Validator):
                 reason="rotated a moment ago by a concurrent request; family kept",
             )
             return False
+        # Unknown or revoked: DOT decides (a rotated token presented again revokes its family).
         valid = super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
-        if not valid and token is not None and token.revoked is not None:
+        if not valid and token is not None:
             audit.event(
                 "refresh_reuse_detected",
                 client_id=getattr(client, "client_id", None),
@@ -290,21 +383,72 @@ class MCPOAuth2Validator(OAuth2Validator):
             )
         return valid
 
+    @staticmethod
+    def _live_refresh_token(token, refresh_token: str, client, request) -> bool:
+        """What DOT's validate_refresh_token decides for a token that is not revoked, on the row
+        read above: it needs its access token, within REFRESH_TOKEN_EXPIRE_SECONDS of that
+        token's expiry, and to belong to the client."""
+        if token.access_token is None:
+            return False
+        expire_delta = refresh_token_expire_timedelta()
+        if expire_delta and token.access_token.expires + expire_delta <= timezone.now():
+            return False
+        request.user = token.user
+        request.refresh_token = refresh_token
+        request.refresh_token_instance = token
+        request.rotating_locked_token = token  # locked and live: _save_bearer_token rotates it
+        return token.application_id == client.pk
+
+    def _save_bearer_token(self, token, request, *args, **kwargs):
+        previous = getattr(request, "rotating_locked_token", None)
+        if (
+            previous is None
+            or previous is not getattr(request, "refresh_token_instance", None)
+            or not self.rotate_refresh_token(request)
+            or "scope" not in token
+            or not token.get("refresh_token")
+        ):
+            return super()._save_bearer_token(token, request, *args, **kwargs)
+        # DOT's rotation, on the row validate_refresh_token locked: DOT would lock and read it
+        # again, look for an access token it already minted (a live token has none: rotation
+        # revokes it in the same transaction) and revoke it through the ORM's delete collector.
+        self._check_and_set_request_resource(request)
+        expires = timezone.now() + timedelta(
+            seconds=token.get("expires_in", oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS)
+        )
+        self._revoke_rotated(previous)
+        request.refresh_token_instance = None
+        access_token = self._create_access_token(expires, request, token, source_refresh_token=previous)
+        self._create_refresh_token(request, token["refresh_token"], access_token, previous)
+
+    @staticmethod
+    def _revoke_rotated(previous) -> None:
+        """RefreshToken.revoke() in two statements: the refresh token marked revoked (its link to
+        the access token cleared), the access token deleted. Nothing else refers to the access
+        token once the link is cleared, so the delete needs none of the collector's lookups."""
+        now = timezone.now()
+        get_refresh_token_model().objects.filter(pk=previous.pk).update(revoked=now, updated=now, access_token=None)
+        if previous.access_token_id:
+            table = connection.ops.quote_name(get_access_token_model()._meta.db_table)
+            with connection.cursor() as cursor:
+                cursor.execute(f"DELETE FROM {table} WHERE id = %s", [previous.access_token_id])  # noqa: S608
+
+    def _create_refresh_token(self, request, refresh_token_code, access_token, previous_refresh_token):
+        created = super()._create_refresh_token(request, refresh_token_code, access_token, previous_refresh_token)
+        # Remembered with a redeemed code, so that a replay of it can revoke the family.
+        request.issued_token_family = created.token_family
+        return created
+
     # --- Issuance bookkeeping --------------------------------------------------------------------
     def save_bearer_token(self, token, request, *args, **kwargs):
-        result = super().save_bearer_token(token, request, *args, **kwargs)
+        # DOT wraps _save_bearer_token in a savepoint of its own; the token view's transaction
+        # (views.TokenView) holds the whole grant, and a failure inside must undo all of it:
+        # savepoint=False marks that transaction for rollback instead.
+        with transaction.atomic(savepoint=False):
+            result = self._save_bearer_token(token, request, *args, **kwargs)
         access = token.get("access_token")
         if access:
             request.issued_access_token_checksum = checksum(access)
-        refresh = token.get("refresh_token")
-        if refresh and request.grant_type == "authorization_code":
-            # Remembered with the redeemed code, so that a replay of it can revoke the family.
-            request.issued_token_family = (
-                get_refresh_token_model()
-                .objects.filter(token_checksum=checksum(refresh), revoked__isnull=True)
-                .values_list("token_family", flat=True)
-                .first()
-            )
         note_client_use(request.client)
         audit.event(
             "token_refreshed" if request.grant_type == "refresh_token" else "token_issued",

@@ -253,10 +253,15 @@ class Credentials:
     client_id: str
     access_token: str
     refresh_tokens: list[str]
+    client_secret: str = ""  # a confidential client's (client_secret_post)
+    redirect_uri: str = REDIRECT_URI
 
 
-def obtain(mcp_url: str, username: str | None = None, password: str | None = None, seeds: int = 0) -> Credentials:
-    """Discover, register, and run 1 + `seeds` authorization-code flows."""
+def obtain(
+    mcp_url: str, username: str | None = None, password: str | None = None, seeds: int = 0, confidential: bool = False
+) -> Credentials:
+    """Discover, register (a public client, or a confidential one with client_secret_post), and
+    run 1 + `seeds` authorization-code flows."""
     h = Http()
     d = discover(h, mcp_url)
     resource = d.prm.get("resource") or mcp_url
@@ -266,7 +271,7 @@ def obtain(mcp_url: str, username: str | None = None, password: str | None = Non
         "redirect_uris": [REDIRECT_URI],
         "grant_types": ["authorization_code", "refresh_token"],
         "response_types": ["code"],
-        "token_endpoint_auth_method": "none",
+        "token_endpoint_auth_method": "client_secret_post" if confidential else "none",
     }
     if scope:
         metadata["scope"] = scope
@@ -274,6 +279,9 @@ def obtain(mcp_url: str, username: str | None = None, password: str | None = Non
     if registered.status not in (200, 201):
         raise FlowError(f"registration failed: {registered.status} {registered.text()[:300]}")
     client_id = registered.json()["client_id"]
+    client_secret = registered.json().get("client_secret", "") if confidential else ""
+    if confidential and not client_secret:
+        raise FlowError("the confidential registration gave no client_secret")
     tokens = []
     for _ in range(1 + max(0, seeds)):
         verifier, challenge = pkce_pair()
@@ -303,6 +311,8 @@ def obtain(mcp_url: str, username: str | None = None, password: str | None = Non
             "code_verifier": verifier,
             "resource": resource,
         }
+        if client_secret:
+            form["client_secret"] = client_secret
         exchanged = h.post_form(d.asm["token_endpoint"], form, {"Accept": "application/json"})
         if exchanged.status != 200:
             raise FlowError(f"code exchange failed: {exchanged.status} {exchanged.text()[:300]}")
@@ -317,4 +327,40 @@ def obtain(mcp_url: str, username: str | None = None, password: str | None = Non
         client_id=client_id,
         access_token=tokens[0]["access_token"],
         refresh_tokens=[t["refresh_token"] for t in tokens[1:] if t.get("refresh_token")],
+        client_secret=client_secret,
+    )
+
+
+@dataclass
+class SignIn:
+    """One POST of a sign-in form, as a browser sends it: its URL, headers (the CSRF cookie)
+    and body. Django's CSRF token is not single-use, so the same request can be sent again."""
+
+    url: str
+    headers: list[str]
+    body: str
+
+
+def sign_in_request(login_url: str, username: str, password: str) -> SignIn:
+    """The sign-in page's form, filled in: fetched once, for the sign-in scenario."""
+    h = Http()
+    page = h.get(login_url, {"Accept": "text/html"})
+    if page.status != 200:
+        raise FlowError(f"the sign-in page gave {page.status}")
+    parser = _Forms()
+    parser.feed(page.text())
+    form = next((f for f in parser.forms if any(x["type"] == "password" for x in f["fields"])), None)
+    if form is None:
+        raise FlowError("the sign-in page has no password form")
+    data = fill_form(form, username, password)
+    cookies = "; ".join(f"{c.name}={c.value}" for c in h.jar)
+    return SignIn(
+        url=urllib.parse.urljoin(login_url, form["action"] or login_url),
+        headers=[
+            "Content-Type: application/x-www-form-urlencoded",
+            "Accept: text/html",
+            f"Cookie: {cookies}",
+            f"Referer: {login_url}",
+        ],
+        body=urllib.parse.urlencode(data),
     )

@@ -14,6 +14,7 @@ Endpoints (with the defaults, base http://127.0.0.1:8765):
   /.well-known/oauth-protected-resource/mcp PRM (RFC 9728, path-suffixed)
   /register /authorize /token /revoke       DCR, code+PKCE, refresh (rotating)
   /mcp                                      MCP streamable HTTP (bearer required)
+  /bench/codes                              authorization codes for the code-exchange scenario
 
 Run: python peer_server.py --port 8765 [--stateful] [--sse]
 """
@@ -21,11 +22,15 @@ Run: python peer_server.py --port 8765 [--stateful] [--sse]
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
+import json
 import logging
 import secrets
 import time
 import warnings
 from typing import Annotated
+from urllib.parse import parse_qs, urlsplit
 
 import uvicorn
 from mcp.server.auth.middleware.auth_context import get_access_token
@@ -43,7 +48,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.server import MCPServer
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from mcp.types import ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import AnyUrl, BaseModel, Field
 
 ACCESS_TTL = 3600
 REFRESH_TTL = 30 * 24 * 3600
@@ -275,9 +280,51 @@ def build_app(host: str, port: int, scope: str, stateless: bool, json_response: 
 
     register_notes_tools(server)
 
-    return server.streamable_http_app(
+    app = server.streamable_http_app(
         stateless_http=stateless, json_response=json_response, host=host, streamable_http_path="/mcp"
     )
+    return with_code_minting(app, provider)
+
+
+def with_code_minting(app, provider: MemoryProvider):
+    """`app`, plus `POST /bench/codes` for the benchmark's code-exchange scenario: authorization
+    codes made by the provider's own `authorize` (what the SDK's /authorize calls after its checks),
+    as many as asked, one "code verifier" line each. The benchmark mints ours the same way, out of
+    band (bench/codes.py), so that only the exchange at /token is measured on both sides."""
+
+    async def mint(scope, receive, send) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        job = json.loads(body)
+        client = provider.clients[job["client_id"]]
+        lines = []
+        for _ in range(int(job["count"])):
+            verifier = secrets.token_urlsafe(48)
+            challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+            params = AuthorizationParams(
+                state=None,
+                scopes=job["scope"].split(),
+                code_challenge=challenge,
+                redirect_uri=AnyUrl(job["redirect_uri"]),
+                redirect_uri_provided_explicitly=True,
+                resource=job["resource"],
+            )
+            redirect = await provider.authorize(client, params)
+            lines.append(f"{parse_qs(urlsplit(redirect).query)['code'][0]} {verifier}")
+        text = ("\n".join(lines) + "\n").encode()
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": text})
+
+    async def routed(scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/bench/codes" and scope["method"] == "POST":
+            return await mint(scope, receive, send)
+        return await app(scope, receive, send)
+
+    return routed
 
 
 def main() -> None:

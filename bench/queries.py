@@ -6,7 +6,9 @@ Runs with our server's settings and database; reads a JSON job on stdin, prints 
   Starlette's TestClient, with a counter wrapped around every statement executed on every
   database connection of the process (the MCP side's database threads included): authenticated
   `tools/list` and `tools/call` in both protocol generations (token cache off, then on), a tool
-  that reads the database itself, and the refresh-token grant at `/token`.
+  that reads the database itself, and at `/token` the refresh-token grant and the code exchange
+  through django-oauth-toolkit (Django's test client) and the refresh grant's lean path (the ASGI
+  application, where PostgreSQL has it: its statements run on the event loop).
 - mode "lookup": the time of the token lookup itself (the one SQL statement), and of the whole
   verification (`verification.verify`, thread hop included), at the table's current size.
 """
@@ -38,6 +40,8 @@ from django.db import connection  # noqa: E402
 from django.db.backends.signals import connection_created  # noqa: E402
 
 REQUESTS = 30
+
+from codes import mint as mint_codes  # noqa: E402  (bench/codes.py, same database)
 
 
 class StatementCounter:
@@ -92,10 +96,14 @@ def count(job: dict) -> dict:
         "call_whoami_2025": ("tools/call", {"name": "whoami", "arguments": {}}, False, "whoami"),
     }
 
+    from authserver import lean_refresh
+
     def snapshot() -> collections.Counter:
-        # Statements Django ran, plus the token lookups sent on the event loop (PostgreSQL).
+        # Statements Django ran, plus the token lookups and the lean refresh path's statements
+        # sent on the event loop (PostgreSQL).
         kinds = counter.snapshot()
         kinds["SELECT"] += token_lookup.executed
+        kinds["WITH"] += lean_refresh.executed
         return kinds
 
     found: dict = {"requests_each": REQUESTS, "cases": {}}
@@ -116,6 +124,15 @@ def count(job: dict) -> dict:
         per_request = ["SELECT … FROM oauth2_provider_accesstoken … (token lookup, on the event loop)"] * max(
             0, lookups_on_loop
         ) + per_request
+        on_loop = (kinds["WITH"] - sum(1 for s in counter.samples if s.startswith("WITH"))) // REQUESTS
+        if on_loop:
+            per_request += [
+                "WITH … per_ip AS (INSERT … ratelimitcounter …), total AS (…) SELECT … client … refresh token … "
+                "access token (the abuse counters, the client, the live refresh token: one read)",
+                "WITH old AS (UPDATE … refreshtoken … revoked …), gone AS (DELETE … accesstoken …), used AS (UPDATE "
+                "… client last_used_at …), access AS (INSERT … accesstoken …) INSERT … refreshtoken (the rotation)",
+            ][:on_loop]
+        kinds = +kinds
         found["cases"][label] = {
             "per_request": round(total / REQUESTS, 2),
             "by_kind": {k: round(v / REQUESTS, 2) for k, v in sorted(kinds.items())},
@@ -144,25 +161,50 @@ def count(job: dict) -> dict:
                 measure(label + suffix, send)
         settings.MCP_TOKEN_CACHE_SECONDS = 0
         chain = [job["refresh_tokens"][0]]
-        # Django's own test client: the grant's cost in Django, without an HTTP or ASGI layer.
+        # Django's own test client: the grants' cost in Django, without an HTTP or ASGI layer.
         django_client = DjangoClient(HTTP_HOST=settings.PUBLIC_HOST)
 
+        def refresh_form() -> dict:
+            return {
+                "grant_type": "refresh_token",
+                "refresh_token": chain[-1],
+                "client_id": job["client_id"],
+                "resource": job["resource"],
+            }
+
         def refresh() -> None:
-            answer = django_client.post(
-                "/token",
-                data={
-                    "grant_type": "refresh_token",
-                    "refresh_token": chain[-1],
-                    "client_id": job["client_id"],
-                    "resource": job["resource"],
-                },
-                HTTP_ACCEPT="application/json",
-            )
+            answer = django_client.post("/token", data=refresh_form(), HTTP_ACCEPT="application/json")
             if answer.status_code != 200:
                 raise RuntimeError(f"refresh: {answer.status_code} {answer.text[:300]}")
             chain.append(answer.json()["refresh_token"])
 
         measure("refresh", refresh)
+        codes = [line.split() for line in mint_codes({**job["code_job"], "count": REQUESTS + 1})]
+
+        def exchange() -> None:
+            code, verifier = codes.pop()
+            form = {
+                "grant_type": "authorization_code",
+                "code": code,
+                "code_verifier": verifier,
+                "client_id": job["client_id"],
+                "redirect_uri": job["code_job"]["redirect_uri"],
+                "resource": job["resource"],
+            }
+            answer = django_client.post("/token", data=form, HTTP_ACCEPT="application/json")
+            if answer.status_code != 200:
+                raise RuntimeError(f"code: {answer.status_code} {answer.text[:300]}")
+
+        measure("code", exchange)
+        if lean_refresh.enabled():
+
+            def lean() -> None:
+                answer = client.post("/token", data=refresh_form(), headers={"Accept": "application/json"})
+                if answer.status_code != 200:
+                    raise RuntimeError(f"lean refresh: {answer.status_code} {answer.text[:300]}")
+                chain.append(answer.json()["refresh_token"])
+
+            measure("refresh_lean", lean)
     found["database"] = connection.vendor
     found["summary"] = {label: case["per_request"] for label, case in found["cases"].items()}
     return found

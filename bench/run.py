@@ -10,7 +10,9 @@ Phases (each bounded in time; the knobs are environment variables, see bench/REA
 4. JSON answers: one worker with MCP_JSON_RESPONSE=1, the authenticated MCP scenarios;
 5. database queries per request, counted in-process (bench/queries.py);
 6. the authenticated call's latency with 1,000 and with 1,000,000 rows in the access-token table,
-   cache off, so that every call looks its token up.
+   cache off, so that every call looks its token up;
+7. memory: the resident memory of one worker idle, under load and through a soak of mixed
+   traffic (SOAK seconds), and of the whole `make run` stack.
 
 Our server runs with production settings (DEBUG off, gunicorn + uvicorn workers from
 gunicorn.conf.py) on a fresh PostgreSQL database of its own when PostgreSQL is reachable
@@ -34,8 +36,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -71,8 +76,9 @@ class Config:
     tool: str = "whoami"  # the tools/call target: the cheapest real tool (reads the user's name)
     server_cpus: str = ""  # taskset list for both servers, e.g. "0" (empty: no pinning)
     wrk_cpus: str = ""
-    phases: str = "ratio deployed cache json queries rows"
-    scenarios: str = "prm asm mcp_401 list_2025 call_2025 list_2026 call_2026 refresh"
+    phases: str = "ratio deployed cache json queries rows memory"
+    scenarios: str = "prm asm mcp_401 list_2025 call_2025 list_2026 call_2026 refresh refresh_conf code signin"
+    soak: int = 600  # seconds of mixed traffic in the memory phase
     output: str = str(ROOT / "docs" / "performance.md")
 
     @classmethod
@@ -95,6 +101,7 @@ class Config:
         c.phases = os.environ.get("PHASES", c.phases)
         c.scenarios = os.environ.get("SCENARIOS", c.scenarios)
         c.output = os.environ.get("BENCH_OUTPUT", c.output)
+        c.soak = int(env_number("SOAK", c.soak))
         return c
 
 
@@ -335,12 +342,19 @@ def stop_process(process: subprocess.Popen | None) -> None:
 
 @dataclass
 class Side:
-    """One server under load: its name and what the scenarios need from it."""
+    """One server under load: its name and what the scenarios need from it (a scenario a side
+    does not offer, such as the peer's sign-in, is measured on the other side only)."""
 
     name: str
     creds: oauth_client.Credentials
     tool: str
     seeds_file: Path
+    confidential: oauth_client.Credentials | None = None
+    confidential_seeds_file: Path | None = None
+    codes_file: Path | None = None
+    mint_codes: Callable[[int], list[str]] | None = None
+    sign_in: oauth_client.SignIn | None = None
+    code_rate: float = 1000.0  # codes redeemed per second, last seen (how many to mint next)
 
 
 def rpc_body(method: str, params: dict | None, modern: bool) -> str:
@@ -389,7 +403,7 @@ class Request:
 SCENARIO_LABELS = report.LABELS  # every scenario, in report order
 
 
-def request_for(scenario: str, side: Side) -> Request:
+def request_for(scenario: str, side: Side) -> Request | None:
     c = side.creds
     if scenario == "prm":
         return Request("GET", c.prm_url, ["Accept: application/json"], check="json")
@@ -422,19 +436,44 @@ def request_for(scenario: str, side: Side) -> Request:
             rpc_body("tools/call", {"name": side.tool, "arguments": {}}, modern),
             check="jsonrpc",
         )
-    if scenario == "refresh":
+    if scenario in ("refresh", "refresh_conf"):
+        confidential = scenario == "refresh_conf"
+        creds = side.confidential if confidential else c
+        seeds = side.confidential_seeds_file if confidential else side.seeds_file
+        if creds is None:
+            return None
+        return Request(
+            "POST",
+            creds.token_endpoint,
+            ["Accept: application/json"],
+            script="refresh.lua",
+            extra_env={
+                "BENCH_SEEDS": str(seeds),
+                "BENCH_CLIENT_ID": creds.client_id,
+                "BENCH_CLIENT_SECRET": creds.client_secret,
+                "BENCH_RESOURCE": creds.resource,
+            },
+        )
+    if scenario == "code":
+        if side.mint_codes is None:
+            return None
         return Request(
             "POST",
             c.token_endpoint,
             ["Accept: application/json"],
-            script="refresh.lua",
+            script="code.lua",
             extra_env={
-                "BENCH_SEEDS": str(side.seeds_file),
+                "BENCH_SEEDS": str(side.codes_file),
                 "BENCH_CLIENT_ID": c.client_id,
                 "BENCH_CLIENT_SECRET": "",
+                "BENCH_REDIRECT_URI": c.redirect_uri,
                 "BENCH_RESOURCE": c.resource,
             },
         )
+    if scenario == "signin":
+        if side.sign_in is None:
+            return None
+        return Request("POST", side.sign_in.url, side.sign_in.headers, side.sign_in.body, expect=302)
     raise ValueError(f"unknown scenario {scenario!r}")
 
 
@@ -474,12 +513,21 @@ class Runner:
     raw: Path
     results: list[dict] = field(default_factory=list)
 
-    def measure(self, phase: str, scenario: str, side: Side, round_no: int, conns: int | None = None) -> dict:
+    def measure(self, phase: str, scenario: str, side: Side, round_no: int, conns: int | None = None) -> dict | None:
         request = request_for(scenario, side)
+        if request is None:
+            return None
         conns = conns or self.config.conns
+        if scenario == "code":
+            # Codes for the warm-up and the measured run, from the fastest rate seen so far, with room
+            # (rates move by half between runs on a shared machine).
+            wanted = max(1000, int(side.code_rate * (self.config.warmup + self.config.duration) * 2.5))
+            write_seeds(side.codes_file, side.mint_codes(wanted))
         if self.config.warmup:
             wrk(request, scenario, self.config.warmup, conns, self.config.wrk_cpus, self.raw)
         row = wrk(request, scenario, self.config.duration, conns, self.config.wrk_cpus, self.raw)
+        if scenario == "code" and row["rps"]:
+            side.code_rate = max(side.code_rate, row["rps"])
         row.update(phase=phase, scenario=scenario, side=side.name, round=round_no, conns=conns)
         self.results.append(row)
         flag = "" if row["ok"] else f"  FAILED: {row['detail']}"
@@ -526,6 +574,30 @@ def run_helper(server: OurServer, script: str, payload: dict, timeout: int = 900
     if done.returncode != 0:
         raise RuntimeError(f"{script} failed ({done.returncode}):\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def code_job(creds: oauth_client.Credentials, **more) -> dict:
+    """What a side needs to mint codes for the client of `creds` (and for whom, on ours)."""
+    return {
+        "client_id": creds.client_id,
+        "redirect_uri": creds.redirect_uri,
+        "scope": creds.scope,
+        "resource": creds.resource,
+        **more,
+    }
+
+
+def mint_our_codes(server: OurServer, creds: oauth_client.Credentials, count: int) -> list[str]:
+    """Authorization codes of our server for the code scenario (bench/codes.py)."""
+    return run_helper(server, "codes.py", code_job(creds, username=server.username, count=count))["lines"]
+
+
+def mint_peer_codes(peer: Peer, creds: oauth_client.Credentials, count: int) -> list[str]:
+    """The peer's, from its provider (bench/peer_server.py, /bench/codes)."""
+    answer = oauth_client.Http().post_json(peer.url + "/bench/codes", code_job(creds, count=count))
+    if answer.status != 200:
+        raise RuntimeError(f"the peer minted no codes: {answer.status}")
+    return [line for line in answer.text().splitlines() if line]
 
 
 def seeds_needed(config: Config, passes: int) -> int:
@@ -592,6 +664,39 @@ def deployed_default_workers() -> int:
 # --- The run --------------------------------------------------------------------------------------
 
 
+def prepare_sides(
+    config: Config, ours: OurServer, peer: Peer, scenarios: list[str], phases: list[str], workdir: Path
+) -> tuple[Side, Side]:
+    """What each server needs for the scenarios: tokens from full OAuth flows (and refresh-token
+    seeds), a confidential client's, code minting, our sign-in form."""
+    passes = 2 * (config.rounds + config.rounds_secondary)
+    # The queries phase takes 40 refresh tokens; the memory phase one, and up to `conns` per run.
+    seeds = seeds_needed(config, passes) + 40 * ("queries" in phases) + (3 * config.conns + 8) * ("memory" in phases)
+    log(f"tokens: full OAuth flows on both servers ({seeds} refresh-token seeds each)")
+    ours_creds = oauth_client.obtain(ours.url + "/mcp", ours.username, ours.password, seeds=seeds)
+    peer_creds = oauth_client.obtain(peer.url + "/mcp", seeds=seeds)
+    ours_side = Side("ours", ours_creds, config.tool, workdir / "ours.seeds")
+    peer_side = Side("peer", peer_creds, config.tool, workdir / "peer.seeds")
+    write_seeds(ours_side.seeds_file, ours_creds.refresh_tokens)
+    write_seeds(peer_side.seeds_file, peer_creds.refresh_tokens)
+    if "refresh_conf" in scenarios:
+        log("tokens of a confidential client (client_secret_post) on both servers")
+        for side, username, password in ((ours_side, ours.username, ours.password), (peer_side, None, None)):
+            side.confidential = oauth_client.obtain(side.creds.mcp_url, username, password, seeds, confidential=True)
+            side.confidential_seeds_file = workdir / f"{side.name}-confidential.seeds"
+            write_seeds(side.confidential_seeds_file, side.confidential.refresh_tokens)
+    if "code" in scenarios:
+        ours_side.codes_file, peer_side.codes_file = workdir / "ours.codes", workdir / "peer.codes"
+        ours_side.mint_codes = lambda count: mint_our_codes(ours, ours_creds, count)
+        peer_side.mint_codes = lambda count: mint_peer_codes(peer, peer_creds, count)
+        ours_side.code_rate, peer_side.code_rate = 500.0, 5000.0  # first guesses; then what was seen
+    if "signin" in scenarios:
+        # The peer has no sign-in of its own (its provider consents for a fixed subject).
+        login_url = ours.url + "/accounts/login/"
+        ours_side.sign_in = oauth_client.sign_in_request(login_url, ours.username, ours.password)
+    return ours_side, peer_side
+
+
 def main() -> int:
     if not shutil.which("wrk"):
         print("wrk is missing: `make bench` installs it (apt-get install wrk)", file=sys.stderr)
@@ -633,15 +738,8 @@ def main() -> int:
         peer.start()
         ours.start()
 
-        passes = 2 * (config.rounds + config.rounds_secondary)
-        seeds = seeds_needed(config, passes)
-        log(f"tokens: full OAuth flows on both servers ({seeds} refresh-token seeds each)")
-        ours_creds = oauth_client.obtain(ours.url + "/mcp", ours.username, ours.password, seeds=seeds)
-        peer_creds = oauth_client.obtain(peer.url + "/mcp", seeds=seeds)
-        ours_side = Side("ours", ours_creds, config.tool, workdir / "ours.seeds")
-        peer_side = Side("peer", peer_creds, config.tool, workdir / "peer.seeds")
-        write_seeds(ours_side.seeds_file, ours_creds.refresh_tokens)
-        write_seeds(peer_side.seeds_file, peer_creds.refresh_tokens)
+        ours_side, peer_side = prepare_sides(config, ours, peer, scenarios, phases, workdir)
+        ours_creds = ours_side.creds
         sides = [ours_side, peer_side]
         mcp_scenarios = [s for s in scenarios if s.startswith(("list_", "call_"))]
 
@@ -689,6 +787,7 @@ def main() -> int:
                     "refresh_tokens": seeds_left[-40:],
                     "tool": config.tool,
                     "cache_seconds": data["cache_default"] or config.cache_seconds,
+                    "code_job": code_job(ours_creds, username=ours.username),
                 },
             )
             write_seeds(ours_side.seeds_file, seeds_left[:-40])
@@ -701,6 +800,16 @@ def main() -> int:
                 stack.callback(ours.stop)
                 ours.start()
             data["rows"] = large_table_phase(runner, ours, ours_side, config, data["idle"])
+        if "memory" in phases:
+            ours.stop()
+            ours = ours.variant(workers=1, extra_env={})
+            stack.callback(ours.stop)
+            ours.start()
+            try:
+                data["memory"] = memory_phase(runner, ours, ours_side, config, workdir)
+            except Exception as exc:  # noqa: BLE001 (the figures of the other phases are still written)
+                log(f"memory phase failed: {exc!r}")
+                data["errors"] = [*data.get("errors", []), f"memory phase: {exc!r}"]
         data["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
         data["elapsed_seconds"] = round(time.monotonic() - started)
         data["results"] = runner.results
@@ -710,6 +819,138 @@ def main() -> int:
     print(report.console_table(data))
     log(f"wrote {config.output} and {workdir / 'results.json'} in {data['elapsed_seconds']} s")
     return 0
+
+
+# --- Memory -----------------------------------------------------------------------------------
+
+
+def process_memory(pid: int) -> dict[str, int]:
+    """Resident (RSS) and proportional (PSS: shared pages divided among their sharers) memory of a
+    process, in KiB."""
+    found = {"rss_kib": 0, "pss_kib": 0}
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                found["rss_kib"] = int(line.split()[1])
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                found["pss_kib"] = int(line.split()[1])
+    return found
+
+
+def children(pid: int) -> list[int]:
+    with contextlib.suppress(OSError):
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return []
+
+
+def stack_memory(master: int) -> dict[str, int]:
+    """The gunicorn master and its workers together."""
+    parts = [process_memory(pid) for pid in [master, *children(master)]]
+    return {key: sum(part[key] for part in parts) for key in ("rss_kib", "pss_kib")} | {"processes": len(parts)}
+
+
+class Sampler(threading.Thread):
+    """The memory of a process every `interval` seconds, while it runs."""
+
+    def __init__(self, pid: int, interval: float) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.samples: list[dict] = []
+        self.stopped = threading.Event()
+        self.started_at = time.monotonic()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            self.samples.append({"t": round(time.monotonic() - self.started_at, 1), **process_memory(self.pid)})
+            self.stopped.wait(self.interval)
+
+    def stop(self) -> list[dict]:
+        self.stopped.set()
+        self.join(timeout=10)
+        return self.samples
+
+
+def mixed_request(side: Side, token: str) -> Request:
+    c = side.creds
+    path = lambda url: urllib.parse.urlsplit(url).path  # noqa: E731
+    return Request(
+        "GET",
+        c.mcp_url,
+        [],
+        expect=0,
+        script="mixed.lua",
+        extra_env={
+            "BENCH_EXPECT": "200,401",
+            "BENCH_TOKEN": token,
+            "BENCH_MCP_PATH": path(c.mcp_url),
+            "BENCH_PRM_PATH": path(c.prm_url),
+            "BENCH_ASM_PATH": path(c.asm_url),
+            "BENCH_TOKEN_PATH": path(c.token_endpoint),
+            "BENCH_TOOL": side.tool,
+            "BENCH_SEEDS": str(side.seeds_file),
+            "BENCH_CLIENT_ID": c.client_id,
+            "BENCH_RESOURCE": c.resource,
+        },
+    )
+
+
+def fresh_access_token(side: Side) -> str:
+    """A new access token (the benchmark's first may be near its hour by now), by one refresh; its
+    refresh token is left out of the pool, whose next rotation would revoke this access token."""
+    seeds = [t for t in side.seeds_file.read_text().split() if t]
+    c = side.creds
+    form = {"grant_type": "refresh_token", "refresh_token": seeds[0], "client_id": c.client_id, "resource": c.resource}
+    answer = oauth_client.Http().post_form(c.token_endpoint, form, {"Accept": "application/json"})
+    if answer.status != 200:
+        raise RuntimeError(f"no fresh access token: {answer.status} {answer.text()[:200]}")
+    write_seeds(side.seeds_file, seeds[1:])
+    return answer.json()["access_token"]
+
+
+def memory_phase(runner: Runner, ours: OurServer, side: Side, config: Config, workdir: Path) -> dict:
+    """One worker idle, under mixed load, through a soak of it; then the whole `make run` stack."""
+    found: dict = {"soak_seconds": config.soak}
+    time.sleep(2)
+    worker = children(ours.process.pid)[0]
+    found["idle"] = process_memory(worker)
+    found["master_idle"] = process_memory(ours.process.pid)
+    request = mixed_request(side, fresh_access_token(side))
+    sampler = Sampler(worker, 0.2)
+    sampler.start()
+    found["load_run"] = wrk(request, "mixed", config.duration, config.conns, config.wrk_cpus, runner.raw)
+    found["load"] = max(sampler.stop(), key=lambda sample: sample["rss_kib"])
+    log(f"memory: worker idle {found['idle']}, under load {found['load']}; soak of {config.soak} s")
+    sampler = Sampler(worker, 5.0)
+    sampler.start()
+    found["soak_run"] = wrk(request, "soak", config.soak, config.conns, config.wrk_cpus, runner.raw)
+    found["soak"] = sampler.stop()
+    found["stack"] = make_run_stack(runner, config, workdir)
+    return found
+
+
+def make_run_stack(runner: Runner, config: Config, workdir: Path) -> dict:
+    """`make run`'s stack as it starts (DEBUG on, SQLite, gunicorn.conf.py's worker count), idle and
+    after the mixed load."""
+    stack_dir = workdir / "make-run"
+    stack_dir.mkdir(exist_ok=True)
+    server = OurServer(f"sqlite:///{stack_dir / 'db.sqlite3'}", workdir, workers=None, extra_env={"DEBUG": "1"})
+    server.prepare()
+    server.start()
+    try:
+        time.sleep(3)
+        found = {"idle": stack_memory(server.process.pid)}
+        creds = oauth_client.obtain(server.url + "/mcp", server.username, server.password, seeds=config.conns + 8)
+        side = Side("make-run", creds, config.tool, stack_dir / "seeds")
+        write_seeds(side.seeds_file, creds.refresh_tokens)
+        found["load_run"] = wrk(
+            mixed_request(side, creds.access_token), "mixed", config.duration, config.conns, config.wrk_cpus, runner.raw
+        )
+        found["after_load"] = stack_memory(server.process.pid)
+    finally:
+        server.stop()
+    log(f"memory: make run stack {found}")
+    return found
 
 
 def large_table_phase(runner: Runner, ours: OurServer, side: Side, config: Config, idle: list) -> dict:

@@ -147,6 +147,10 @@ def build_application() -> ASGIApp:
     # A split authorization server (SERVER_ROLE=authorization) has no MCP endpoint of its own.
     mcp_path = settings.MCP_PATH if settings.SERVER_ROLE != "authorization" else None
     documents = StoredDocuments(django_app)
+    from authserver.lean_refresh import LeanRefresh, enabled
+
+    # The refresh grant's ordinary rotation, without Django (PostgreSQL); the rest goes to Django.
+    lean_refresh = LeanRefresh(django_app) if enabled() else None
 
     async def application(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -154,11 +158,21 @@ def build_application() -> ASGIApp:
                 return await mcp_app(scope, receive, send)
             if documents.handles(scope):
                 return await documents(scope, receive, send)
+            if lean_refresh is not None and lean_refresh.handles(scope):
+                return await lean_refresh(scope, receive, send)
             return await django_app(scope, receive, send)
         if scope["type"] == "lifespan":
-            return await mcp_app(scope, receive, send)
+            return await mcp_app(scope, receive, closing(send) if lean_refresh is not None else send)
         # No websockets here.
         await send({"type": "websocket.close", "code": 1000})
+
+    def closing(send: Send) -> Send:
+        async def send_after_closing(message: Message) -> None:
+            if message["type"] == "lifespan.shutdown.complete":
+                await lean_refresh.close()
+            await send(message)
+
+        return send_after_closing
 
     return application
 

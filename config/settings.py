@@ -216,6 +216,17 @@ else:
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
 # --- Auth pages --------------------------------------------------------------------------------
+# How passwords and client secrets are stored (authserver/hashers.py; SECURITY.md says why): new
+# and re-hashed passwords with Argon2id at OWASP's parameters (the first entry); hashes of the
+# others are still accepted and re-hashed with it at the next sign-in; client secrets with a fast
+# keyed hash (OAUTH2_PROVIDER["CLIENT_SECRET_HASHER"]), never used for a password.
+PASSWORD_HASHERS = [
+    "authserver.hashers.OWASPArgon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+    "authserver.hashers.ClientSecretHasher",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
@@ -409,6 +420,10 @@ CLIENT_DOCUMENT_FETCHER = os.environ.get("CIMD_FETCHER", "oauth2_provider.cimd.S
 
 OAUTH2_PROVIDER = {
     "OAUTH2_VALIDATOR_CLASS": "authserver.validators.MCPOAuth2Validator",
+    # Client secrets are random and long: a fast hash (authserver/hashers.py), not a password's.
+    "CLIENT_SECRET_HASHER": "client_secret_sha256",
+    # Token values as oauthlib makes them, from one read of the random source (token_values.py).
+    "ACCESS_TOKEN_GENERATOR": "authserver.token_values.new_token",
     "APPLICATION_ADMIN_CLASS": "authserver.admin.ClientAdmin",
     "OIDC_ISS_ENDPOINT": ISSUER,  # feeds the AS metadata, the PRM and the RFC 9207 `iss`
     # The scopes are the ones the apps declare (common/scopes.py), read through this backend.
@@ -467,6 +482,13 @@ OAUTH2_PROVIDER = {
 }
 
 MFA_TOTP_ISSUER = OAUTH2_PROVIDER["OAUTH2_PROTECTED_RESOURCE_NAME"]  # what authenticator apps show
+
+# The refresh grant's lean path (authserver/lean_refresh.py; PostgreSQL only): the ordinary
+# rotation of a live refresh token is answered without Django's request cycle, oauthlib or the
+# ORM, on a small pool of asynchronous connections per worker; everything else still goes to
+# django-oauth-toolkit. Off: every grant through DOT.
+LEAN_REFRESH = env_bool("LEAN_REFRESH", True)
+LEAN_REFRESH_CONNECTIONS = env_int("LEAN_REFRESH_CONNECTIONS", 4)
 
 # Self-registration throttle, per client IP, shared by every worker and replica (database).
 REGISTRATION_RATE_LIMIT = env_int("REGISTRATION_RATE_LIMIT", 20)

@@ -13,6 +13,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .challenge import FixedChallenge
 from .checks import raise_if_misdeclared
 from .gate import BearerGate
 from .registry import scope_rules
@@ -88,19 +89,7 @@ def build_mcp_app() -> tuple[ASGIApp, Server]:
         allow_credentials=False,
         max_age=86400,
     )
-    return only_with_origin(cors, gated), server
-
-
-def only_with_origin(cors: ASGIApp, app: ASGIApp) -> ASGIApp:
-    """`cors` for browser requests (they carry Origin), `app` directly for the others.
-
-    Starlette's CORS middleware wraps every answer's `send`, also when there is no Origin and
-    nothing to add; for the MCP clients that are not browsers, that was a few percent of a
-    `tools/call` (docs/performance.md)."""
-
-    async def route(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not any(name == b"origin" for name, _value in scope["headers"]):
-            return await app(scope, receive, send)
-        return await cors(scope, receive, send)
-
-    return route
+    # CORS only for browsers' requests (with an Origin): Starlette's middleware wraps every
+    # answer's `send`, which cost MCP clients that are not browsers a few percent of a
+    # `tools/call`; a plain request without a token gets the gate's 401 from stored bytes.
+    return FixedChallenge(gated, cors), server

@@ -17,8 +17,13 @@ REDIRECT_URI = "http://127.0.0.1:33418/callback"
 
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings) -> None:
-    """In-process tests hash many passwords and client secrets; the real hasher is slow by design."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    """In-process tests hash many passwords; the real password hasher is slow by design. Client
+    secrets keep their real (fast) hasher, which CLIENT_SECRET_HASHER names; the tests of the
+    hashers themselves (tests/test_hashers.py) put the configured list back."""
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "authserver.hashers.ClientSecretHasher",
+    ]
 
 
 @pytest.fixture(autouse=True)

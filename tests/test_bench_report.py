@@ -78,3 +78,53 @@ def test_the_cache_section_measures_the_setting_that_is_not_the_default(cache_de
         cache_default=cache_default,
     )
     assert heading in report.render(data)
+
+
+def targets_of(data: dict) -> dict[str, dict]:
+    return {t["target"].split(":")[0]: t for t in report.targets(data)}
+
+
+@pytest.mark.parametrize(("public", "confidential", "met"), [(300, 210, True), (300, 190, False)])
+def test_a_confidential_refresh_is_met_within_one_and_a_half_times_a_public_one(public, confidential, met) -> None:
+    data = run_data(
+        [
+            result("refresh", "ours", public),
+            result("refresh", "peer", 3000),
+            result("refresh_conf", "ours", confidential),
+            result("refresh_conf", "peer", 3000),
+        ]
+    )
+    found = targets_of(data)["refresh-token grant of a confidential client"]
+    assert found["met"] is met
+
+
+def test_the_statement_budget_and_the_soak_are_targets() -> None:
+    data = run_data([result("refresh", "ours", 300), result("refresh", "peer", 3000)])
+    data["queries"] = {
+        "cases": {
+            "refresh": {"per_request": 7, "by_kind": {}, "statements": []},
+            "code": {"per_request": 9, "by_kind": {}, "statements": []},
+            "refresh_lean": {"per_request": 2, "by_kind": {}, "statements": []},
+        },
+        "database": "postgresql",
+        "requests_each": 30,
+        "summary": {},
+    }
+    samples = [{"t": t, "rss_kib": 100_000 + (t * 10 if t > 300 else 0), "pss_kib": 80_000} for t in range(0, 601, 5)]
+    data["memory"] = {"soak_seconds": 600, "soak": samples}
+    found = targets_of(data)
+    assert found["SQL statements per refresh-token grant"]["met"] is True
+    assert "2 on the lean path" in found["SQL statements per refresh-token grant"]["measured"]
+    assert found["SQL statements per code exchange"]["met"] is False
+    soak = found["memory of one worker through 10 minutes of mixed traffic"]
+    assert soak["met"] is False  # it grew by about 6 MiB over the second half
+    samples = [{"t": t, "rss_kib": 100_000, "pss_kib": 80_000} for t in range(0, 601, 5)]
+    data["memory"]["soak"] = samples
+    assert targets_of(data)["memory of one worker through 10 minutes of mixed traffic"]["met"] is True
+
+
+def test_sign_ins_are_reported_next_to_keycloaks_figure() -> None:
+    data = run_data([result("signin", "ours", 31.5)])
+    lines = report.sign_in_section(data)
+    assert "about 15 password sign-ins per second per vCPU" in " ".join(lines)
+    assert "| one worker | 31.5 [31.5–31.5] | 15.8 |" in "\n".join(lines)

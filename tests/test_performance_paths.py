@@ -411,3 +411,117 @@ def test_a_database_that_does_not_answer_is_unavailable_in_bounded_time(settings
     assert time.monotonic() - started < 3
     monkeypatch.setattr(token_lookup._connection, "sql", compiled)
     assert isinstance(verify(), SDKAccessToken)  # on a new connection
+
+
+# --- Statements per grant at the token endpoint (docs/performance.md lists each) ---------------
+
+# At most this many SQL statements per refresh grant and per code exchange (issue 16): the abuse
+# counters, the client, the redeemed row (locked, with what it needs joined in), and the writes.
+GRANT_STATEMENT_BUDGET = 8
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK")
+
+
+def statements_of(send) -> list[str]:
+    """The SQL statements `send()` runs on this thread's connection (transaction control aside:
+    PostgreSQL's BEGIN and COMMIT never pass through Django's cursor)."""
+    from django.db import connection
+
+    seen: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        seen.append(" ".join(sql.split()))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        send()
+    return [sql for sql in seen if not sql.upper().startswith(TRANSACTION_CONTROL)]
+
+
+@pytest.fixture
+def grant_kit(settings, transactional_db):
+    """A signed-in test client, a public client and a fresh code for it; real transactions (no
+    test transaction around them, which would turn each into a savepoint)."""
+    from django.test import Client as HttpClient
+
+    from tests.support.inprocess import authorize_code, token_request
+
+    settings.LEAN_REFRESH = False  # the in-process client reaches Django's view, never the ASGI router
+    http = HttpClient()
+    http.force_login(get_user_model().objects.create_user("dana", password="dana-password-123"))
+    app = make_client(name="Statements")
+    return http, app, authorize_code, token_request
+
+
+def test_a_code_exchange_and_a_refresh_stay_within_the_statement_budget(grant_kit) -> None:
+    http, app, authorize_code, token_request = grant_kit
+    answers = []
+    # The first grant of a client in a process also notes its last use (at most once a minute).
+    request, code = authorize_code(http, app)
+    answers.append(token_request(http, request, code))
+    request, code = authorize_code(http, app)
+    exchange = statements_of(lambda: answers.append(token_request(http, request, code)))
+    refresh_token = answers[-1].json()["refresh_token"]
+
+    def refresh() -> None:
+        form = {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": app.client_id}
+        answers.append(http.post("/token", form))
+
+    rotation = statements_of(refresh)
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    assert len(exchange) <= GRANT_STATEMENT_BUDGET, exchange
+    assert len(rotation) <= GRANT_STATEMENT_BUDGET, rotation
+    # What each does, in order (the abuse counters first: one statement on PostgreSQL, two elsewhere).
+    assert [sql.split()[0] for sql in exchange if "ratelimitcounter" not in sql] == [
+        "SELECT",  # the client
+        "SELECT",  # the code's grant, locked, with its user
+        "INSERT",  # the access token
+        "INSERT",  # the refresh token
+        "DELETE",  # the grant (the code is used)
+        "INSERT",  # the used code's record, for replay detection
+    ]
+    assert [sql.split()[0] for sql in rotation if "ratelimitcounter" not in sql] == [
+        "SELECT",  # the client
+        "SELECT",  # the refresh token, locked, with its access token and user
+        "UPDATE",  # the old refresh token revoked
+        "DELETE",  # its access token
+        "INSERT",  # the new access token
+        "INSERT",  # the new refresh token
+    ]
+
+
+# --- The 401 without a token, from stored bytes (mcpserver/challenge.py) -------------------------
+
+
+def test_the_fixed_401_is_what_the_gate_answers(asgi: TestClient, monkeypatch, caplog) -> None:
+    from mcpserver.gate import BearerGate
+
+    gate_answers: list[int] = []
+    original = BearerGate.respond
+
+    async def spy(send, status, *args, **kwargs):
+        gate_answers.append(status)
+        return await original(send, status, *args, **kwargs)
+
+    monkeypatch.setattr(BearerGate, "respond", staticmethod(spy))
+    body = '{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    answers = []
+    with caplog.at_level("INFO", logger="audit"):
+        for host in ("127.0.0.1:8000", "localhost:8000"):  # PUBLIC_URL's host: stored; another: the gate
+            answers.append(asgi.post("/mcp", content=body, headers={**headers, "Host": host}))
+    stored, gated = answers
+    assert gate_answers == [401]  # only the second went through the gate
+    assert stored.status_code == gated.status_code == 401
+    assert without_date(stored) == without_date(gated)
+    assert (
+        stored.content
+        == gated.content
+        == b'{"error": "invalid_request", "error_description": "Authorization required"}'
+    )
+    assert stored.headers["www-authenticate"].startswith('Bearer resource_metadata="http://127.0.0.1:8000/.well-known/')
+    events = [record.audit for record in caplog.records if hasattr(record, "audit")]
+    assert events == [{"event": "mcp_unauthorized", "status": 401, "reason": "no token"}] * 2
+    # A token, a browser's Origin or a foreign Host never take the stored answer.
+    for extra in ({"Authorization": "Basic bm9wZQ=="}, {"Origin": "http://127.0.0.1:8000"}, {"Host": "evil.example"}):
+        asgi.post("/mcp", content=body, headers={**headers, **extra})
+    assert len(gate_answers) == 3  # the malformed credential's 401, the Origin's 401 (evil.example: a 421 before)

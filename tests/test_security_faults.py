@@ -52,7 +52,7 @@ def assert_503(response, html: bool) -> None:
 
 @pytest.mark.django_db
 def test_database_error_in_a_view_is_503_json_on_the_api(client, monkeypatch) -> None:
-    monkeypatch.setattr("authserver.throttling.hit", down)
+    monkeypatch.setattr("authserver.throttling.count_hits", down)
     assert_503(client.post("/token", {"grant_type": "refresh_token", "refresh_token": "x"}), html=False)
     assert_503(
         client.post("/register", data={"redirect_uris": ["http://127.0.0.1/cb"]}, content_type="application/json"),
@@ -82,7 +82,7 @@ def test_other_errors_are_not_taken_for_an_outage(client, monkeypatch) -> None:
     def broken(*args, **kwargs):
         raise ValueError("a bug, not an outage")
 
-    monkeypatch.setattr("authserver.throttling.hit", broken)
+    monkeypatch.setattr("authserver.throttling.count_hits", broken)
     client.raise_request_exception = False
     response = client.post("/token", {"grant_type": "refresh_token", "refresh_token": "x"})
     assert response.status_code == 500  # a bug stays visible as one

@@ -282,3 +282,28 @@ def test_offline_access_is_accepted_and_has_no_other_effect(signed_in: HttpClien
         400,
         "invalid_scope",
     )
+
+
+def test_token_values_are_30_unbiased_alphanumerics() -> None:
+    from collections import Counter
+
+    from oauthlib.common import UNICODE_ASCII_CHARACTER_SET
+
+    from authserver.token_values import new_token
+
+    values = [new_token() for _ in range(2000)]
+    assert len(set(values)) == len(values)
+    assert all(len(value) == 30 and set(value) <= set(UNICODE_ASCII_CHARACTER_SET) for value in values)
+    counts = Counter("".join(values))
+    assert set(counts) == set(UNICODE_ASCII_CHARACTER_SET)
+    # 60,000 characters, about 968 of each: a modulo bias (256 % 62) would put the first eight
+    # characters of the alphabet about 25% above the others (here: within 10%, over 8 sigma).
+    first = [counts[c] for c in UNICODE_ASCII_CHARACTER_SET[:8]]
+    others = [counts[c] for c in UNICODE_ASCII_CHARACTER_SET[8:]]
+    assert sum(first) / len(first) < 1.10 * sum(others) / len(others)
+
+
+def test_issued_tokens_have_the_configured_shape(signed_in: HttpClient, app: Client) -> None:
+    issued = issue(signed_in, app)
+    for name in ("access_token", "refresh_token"):
+        assert len(issued[name]) == 30 and issued[name].isalnum()

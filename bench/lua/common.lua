@@ -1,7 +1,7 @@
 -- Shared by the bench scenarios (wrk 4.x). Counts status codes per thread,
 -- runs the scenario's optional body/header check, and prints one line:
 --   RESULT <scenario> <req_per_s> <p50_ms> <p99_ms> <OK|FAIL>(<status>=<n>,...)
--- Environment: BENCH_NAME, BENCH_EXPECT (status code expected for every response).
+-- Environment: BENCH_NAME, BENCH_EXPECT (the status expected of every response, or a comma list).
 
 local threads = {}
 
@@ -52,8 +52,12 @@ function done(summary, latency, requests)
       local x = bench_extra(threads)
       if x ~= nil and x ~= "" then table.insert(parts, x) end
    end
-   local expect = tonumber(os.getenv("BENCH_EXPECT") or "200")
-   local ok = n > 0 and total[expect] == n and nbad == 0 and sockerr == 0
+   -- BENCH_EXPECT: one status, or several separated by commas (the mixed traffic of the soak)
+   local expected = 0
+   for code in string.gmatch(os.getenv("BENCH_EXPECT") or "200", "%d+") do
+      expected = expected + (total[tonumber(code)] or 0)
+   end
+   local ok = n > 0 and expected == n and nbad == 0 and sockerr == 0
    local secs = summary.duration / 1e6
    io.write(string.format("RESULT %s %.1f %.3f %.3f %s(%s)\n",
       os.getenv("BENCH_NAME") or "scenario",
@@ -62,4 +66,45 @@ function done(summary, latency, requests)
       latency:percentile(99) / 1000.0,
       ok and "OK" or "FAIL",
       table.concat(parts, ",")))
+end
+
+-- Shared by the scenarios that send forms with a pool of one-use values (refresh.lua, code.lua,
+-- mixed.lua).
+function urlencode(s)
+   return (string.gsub(s, "[^%w%-%._~]", function(c) return string.format("%%%02X", string.byte(c)) end))
+end
+
+-- The lines of `path` this thread takes (every nthreads-th, from its own offset).
+function load_pool(path, nthreads, tid)
+   local taken, i = {}, 0
+   for line in io.lines(path) do
+      if line ~= "" then
+         if i % nthreads == tid then table.insert(taken, line) end
+         i = i + 1
+      end
+   end
+   return taken
+end
+
+-- Every thread's pool written back to `path` (for the next run); how many values were left.
+function save_pools(threads, path)
+   local left = {}
+   for _, t in ipairs(threads) do
+      for _, value in ipairs(t:get("pool") or {}) do table.insert(left, value) end
+   end
+   if path ~= nil then
+      local f = io.open(path, "w")
+      for _, value in ipairs(left) do f:write(value, "\n") end
+      f:close()
+   end
+   return #left
+end
+
+-- bench_extra of a pool scenario: the pool written back, and how many requests found it empty.
+function pool_report(threads, path)
+   local st = 0
+   for _, t in ipairs(threads) do st = st + (t:get("starved") or 0) end
+   local s = "pool_left=" .. save_pools(threads, path)
+   if st > 0 then s = s .. ",starved=" .. st end
+   return s
 end

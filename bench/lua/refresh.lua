@@ -18,19 +18,8 @@ starved = 0
 local last = nil
 local verify_peek = false
 
-local function urlencode(s)
-   return (string.gsub(s, "[^%w%-%._~]", function(c) return string.format("%%%02X", string.byte(c)) end))
-end
-
 function init(args)
-   local nthreads = tonumber(os.getenv("BENCH_THREADS") or "1")
-   local i = 0
-   for line in io.lines(seeds_file) do
-      if line ~= "" then
-         if i % nthreads == tid then table.insert(pool, line) end
-         i = i + 1
-      end
-   end
+   pool = load_pool(seeds_file, tonumber(os.getenv("BENCH_THREADS") or "1"), tid)
    -- wrk calls request() once on thread 0 to check the request before any
    -- connection opens; that call must not consume a token.
    verify_peek = (tid == 0)
@@ -62,17 +51,5 @@ check = function(status, headers, body)
 end
 
 function bench_extra(threads)
-   local left, st = {}, 0
-   for _, t in ipairs(threads) do
-      for _, tok in ipairs(t:get("pool") or {}) do table.insert(left, tok) end
-      st = st + (t:get("starved") or 0)
-   end
-   if seeds_file ~= nil then
-      local f = io.open(seeds_file, "w")
-      for _, tok in ipairs(left) do f:write(tok, "\n") end
-      f:close()
-   end
-   local s = "pool_left=" .. #left
-   if st > 0 then s = s .. ",starved=" .. st end
-   return s
+   return pool_report(threads, seeds_file)
 end
