@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import statistics
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 LABELS = {
@@ -149,61 +150,65 @@ def shown(value: float, threshold: float) -> str:
 
 def targets(data: dict) -> list[dict]:
     """Each target of issue 8 with what this run measured and whether it was met."""
-    found = []
     rows = {r["scenario"]: r for r in comparison(data, "ratio")}
-    for scenario in ("prm", "asm"):
+
+    def p99_no_worse(r: dict) -> tuple[str, bool]:
+        p99_ours, p99_peer = r["ours"]["p99"], r["peer"]["p99"]
+        return f", p99 {p99_ours:.1f} vs {p99_peer:.1f} ms", p99_ours <= p99_peer
+
+    return [
+        *ratio_targets(rows, ("prm", "asm"), 2, "discovery", "≥ 2× the peer's req/s"),
+        *ratio_targets(
+            rows,
+            ("list_2025", "call_2025", "list_2026", "call_2026"),
+            1,
+            "mcp",
+            "≥ 1× the peer's req/s, p99 no worse",
+            p99_no_worse,
+        ),
+        *token_endpoint_targets(rows),
+        *query_targets(data),
+    ]
+
+
+def ratio_targets(
+    rows: dict[str, dict],
+    scenarios: tuple[str, ...],
+    floor: float,
+    key: str,
+    wanted: str,
+    detail: Callable[[dict], tuple[str, bool]] | None = None,
+) -> list[dict]:
+    """A target for each of `scenarios` that ran: ours at `floor`× the peer's req/s or more, and
+    what `detail` adds (words after the ratio, and whether its own condition is met)."""
+    found = []
+    for scenario in scenarios:
         r = rows.get(scenario)
         if r and r["ratio"] is not None:
+            more, also_met = detail(r) if detail else ("", True)
             found.append(
                 {
-                    "target": f"{LABELS[scenario]}: ≥ 2× the peer's req/s",
-                    "measured": f"{shown(r['ratio'], 2)}×",
-                    "met": r["ratio"] >= 2,
-                    "key": "discovery",
+                    "target": f"{LABELS[scenario]}: {wanted}",
+                    "measured": f"{shown(r['ratio'], floor)}×{more}",
+                    "met": r["ratio"] >= floor and also_met,
+                    "key": key,
                 }
             )
-    for scenario in ("list_2025", "call_2025", "list_2026", "call_2026"):
-        r = rows.get(scenario)
-        if r and r["ratio"] is not None:
-            p99_ours, p99_peer = r["ours"]["p99"], r["peer"]["p99"]
-            met = r["ratio"] >= 1 and p99_ours <= p99_peer
-            found.append(
-                {
-                    "target": f"{LABELS[scenario]}: ≥ 1× the peer's req/s, p99 no worse",
-                    "measured": f"{shown(r['ratio'], 1)}×, p99 {p99_ours:.1f} vs {p99_peer:.1f} ms",
-                    "met": met,
-                    "key": "mcp",
-                }
-            )
-    found += token_endpoint_targets(rows)
-    found += query_targets(data)
     return found
 
 
 def token_endpoint_targets(rows: dict[str, dict]) -> list[dict]:
     """The 401, the grants against the peer, and a confidential client's refresh against a public one's."""
-    found = []
-    r = rows.get("mcp_401")
-    if r and r["ratio"] is not None:
-        found.append(
-            {
-                "target": f"{LABELS['mcp_401']}: ≥ 1× the peer's req/s",
-                "measured": f"{shown(r['ratio'], 1)}×",
-                "met": r["ratio"] >= 1,
-                "key": "challenge",
-            }
-        )
+    found = ratio_targets(rows, ("mcp_401",), 1, "challenge", "≥ 1× the peer's req/s")
     for scenario in ("refresh", "code"):
-        r = rows.get(scenario)
-        if r and r["ratio"] is not None:
-            found.append(
-                {
-                    "target": f"{LABELS[scenario]}: ≥ 0.1× the in-memory peer",
-                    "measured": f"{shown(r['ratio'], 0.1)}× ({fmt(r['ours']['rps'])} req/s on one worker)",
-                    "met": r["ratio"] >= 0.1,
-                    "key": scenario,
-                }
-            )
+        found += ratio_targets(
+            rows,
+            (scenario,),
+            0.1,
+            scenario,
+            "≥ 0.1× the in-memory peer",
+            lambda r: (f" ({fmt(r['ours']['rps'])} req/s on one worker)", True),
+        )
     public, confidential = rows.get("refresh"), rows.get("refresh_conf")
     if public and confidential and public["ours"] and confidential["ours"] and confidential["ours"]["rps"]:
         slower = public["ours"]["rps"] / confidential["ours"]["rps"]
@@ -637,28 +642,29 @@ def one_worker_section(data: dict) -> list[str]:
     ]
 
 
-def deployed_section(data: dict) -> list[str]:
-    rows = comparison(data, "deployed")
+def phase_section(data: dict, phase: str, heading: str, about: str) -> list[str]:
+    """The comparison table of one of the other configurations of our server, if it ran."""
+    rows = comparison(data, phase)
     if not rows:
         return []
-    return [
-        "",
-        f"## As deployed: {data['deployed_workers']} workers",
-        "",
-        f"The worker count of `gunicorn.conf.py` (`WEB_CONCURRENCY`, default {data['deployed_workers']}), "
+    return ["", f"## {heading}", "", f"{about} Medians of {data['config']['rounds_secondary']} rounds.", "",
+            *comparison_table(rows)]  # fmt: skip
+
+
+def deployed_section(data: dict) -> list[str]:
+    workers = data.get("deployed_workers", "?")
+    return phase_section(
+        data,
+        "deployed",
+        f"As deployed: {workers} workers",
+        f"The worker count of `gunicorn.conf.py` (`WEB_CONCURRENCY`, default {workers}), "
         f"against the same single-process peer (it has no way to use a second core: its tokens live "
-        f"in its memory). Medians of {data['config']['rounds_secondary']} rounds.",
-        "",
-        *comparison_table(rows),
-    ]
+        f"in its memory).",
+    )
 
 
 def cache_section(data: dict) -> list[str]:
-    config = data["config"]
-    rows = comparison(data, "cache")
-    if not rows:
-        return []
-    other = data.get("cache_other", config["cache_seconds"])
+    other = data.get("cache_other", data["config"]["cache_seconds"])
     if other == 0:
         about = (
             "One worker with the token cache off: every authenticated call looks its token up in "
@@ -671,32 +677,20 @@ def cache_section(data: dict) -> list[str]:
             "revocation, so it is off by default; when set, a revoke in the same process takes effect "
             f"at once, in another worker or replica within {other} s (the maximum revocation lag)."
         )
-    return [
-        "",
-        f"## {cache_title(data)[0].upper()}{cache_title(data)[1:]} (`MCP_TOKEN_CACHE_SECONDS={other}`)",
-        "",
-        f"{about} Medians of {config['rounds_secondary']} rounds.",
-        "",
-        *comparison_table(rows),
-    ]
+    title = cache_title(data)
+    return phase_section(data, "cache", f"{title[0].upper()}{title[1:]} (`MCP_TOKEN_CACHE_SECONDS={other}`)", about)
 
 
 def json_section(data: dict) -> list[str]:
-    rows = comparison(data, "json")
-    if not rows:
-        return []
-    return [
-        "",
-        "## JSON answers (`MCP_JSON_RESPONSE=1`)",
-        "",
+    return phase_section(
+        data,
+        "json",
+        "JSON answers (`MCP_JSON_RESPONSE=1`)",
         "One worker, token cache at its default, answering every MCP request with one JSON body like "
         "the peer does, the tools that report progress included. This is a supported setting, not the "
         "default: with it, progress and log notifications sent during a tool call cannot reach the "
-        "client. Medians of "
-        f"{data['config']['rounds_secondary']} rounds.",
-        "",
-        *comparison_table(rows),
-    ]
+        "client.",
+    )
 
 
 QUERY_CASE_NAMES = {
