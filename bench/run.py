@@ -32,7 +32,6 @@ import runpy
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,10 +46,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
+sys.path[:0] = [str(HERE), str(ROOT)]
 
 import oauth_client  # noqa: E402
 import report  # noqa: E402
+
+from democlient.processes import GUNICORN, READY_PATH, ServerProcess, free_port  # noqa: E402
 
 PY = sys.executable
 LEGACY = "2025-11-25"
@@ -107,12 +108,6 @@ class Config:
 
 def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def cpu_idle(seconds: float = 1.0) -> dict[str, float]:
@@ -197,7 +192,7 @@ class OurServer:
     port: int = field(default_factory=free_port)
     password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(50))
-    process: subprocess.Popen | None = None
+    server: ServerProcess | None = None
 
     username = "bench"
 
@@ -239,7 +234,7 @@ class OurServer:
     def variant(self, **changes) -> OurServer:
         """The same server (port, PUBLIC_URL, database, keys: the tokens stay valid) with other
         settings; start it after stopping this one."""
-        return dataclasses.replace(self, process=None, **changes)
+        return dataclasses.replace(self, server=None, **changes)
 
     def manage(self, *args: str) -> str:
         return subprocess.run(
@@ -264,24 +259,18 @@ class OurServer:
         self.manage("seed_users")
 
     def start(self) -> OurServer:
-        log_file = open(self.workdir / f"server-{self.port}.log", "ab")  # noqa: SIM115 (closed in stop)
-        command = pinned([PY, "-m", "gunicorn", "config.asgi:application", "-c", "gunicorn.conf.py"], self.cpus)
-        self.process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=self.environment(),
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self._log = log_file
-        wait_ready(self.url + "/.well-known/oauth-authorization-server", self.process)
+        log_path = self.workdir / f"server-{self.port}.log"
+        self.server = ServerProcess(pinned(GUNICORN, self.cpus), log_path, env=self.environment()).launch()
+        self.server.wait_ready(self.url + READY_PATH)
         return self
 
+    @property
+    def process(self) -> subprocess.Popen | None:
+        return self.server.process if self.server else None
+
     def stop(self) -> None:
-        stop_process(self.process)
-        if getattr(self, "_log", None):
-            self._log.close()
+        if self.server is not None:
+            self.server.stop()
 
 
 @dataclass
@@ -289,52 +278,21 @@ class Peer:
     workdir: Path
     cpus: str = ""
     port: int = field(default_factory=free_port)
-    process: subprocess.Popen | None = None
+    server: ServerProcess | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Peer:
-        log_file = open(self.workdir / "peer.log", "ab")  # noqa: SIM115 (closed in stop)
         command = pinned([PY, str(HERE / "peer_server.py"), "--host", "127.0.0.1", "--port", str(self.port)], self.cpus)
-        self.process = subprocess.Popen(
-            command, cwd=HERE, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        self._log = log_file
-        wait_ready(self.url + "/.well-known/oauth-authorization-server", self.process)
+        self.server = ServerProcess(command, self.workdir / "peer.log", cwd=HERE).launch()
+        self.server.wait_ready(self.url + READY_PATH)
         return self
 
     def stop(self) -> None:
-        stop_process(self.process)
-        if getattr(self, "_log", None):
-            self._log.close()
-
-
-def wait_ready(url: str, process: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode} before answering {url}")
-        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310
-            if answer.status == 200:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"nothing answered {url} within {timeout}s")
-
-
-def stop_process(process: subprocess.Popen | None) -> None:
-    """Stop a server we started (its own process group) and wait for it."""
-    if process is None or process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+        if self.server is not None:
+            self.server.stop()
 
 
 # --- Scenarios and wrk ----------------------------------------------------------------------------
