@@ -2,7 +2,7 @@
 
 Every new MCP connection starts with this request, and its answer depends on nothing but the
 settings (the challenge names the protected-resource metadata and the default scopes), so it is
-built once by the gate (`BearerGate.no_token`) and sent as
+built once by the gate (`BearerGate.no_token_answer`) and sent as
 it is, with the gate's audit line. Only the plainest case takes this way: no Authorization or
 Origin header, the Host exactly PUBLIC_URL's, the header section within the limits; anything else
 (another Host the gate must check against DNS rebinding, a browser's Origin, a token) goes to the
@@ -30,7 +30,7 @@ class FixedChallenge:
         self.host = settings.PUBLIC_HOST.encode("latin-1")
         self.max_count = settings.REQUEST_MAX_HEADER_COUNT
         self.max_bytes = settings.REQUEST_MAX_HEADER_BYTES
-        self.start, self.body = gate.no_token
+        self.start, self.body = gate.no_token_answer()  # sent only where no middleware adds to it
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -178,13 +178,13 @@ def error_answer(
     if www_authenticate:
         headers.append((b"www-authenticate", www_authenticate.encode()))
     headers.extend(extra or [])
-    return {"type": "http.response.start", "status": status, "headers": headers}, {
-        "type": "http.response.body",
-        "body": body,
-    }
+    start = {"type": "http.response.start", "status": status, "headers": headers}
+    return start, {"type": "http.response.body", "body": body}
 
 
 def refused(start: Message, body: Message) -> Refused:
+    """A refusal that sends these two messages."""
+
     async def answer(scope: Scope, receive: Receive, send: Send) -> None:
         await send(start)
         await send(body)
@@ -192,11 +192,19 @@ def refused(start: Message, body: Message) -> Refused:
     return Refused(answer)
 
 
-def oauth_refusal(status: int, error: str, description: str, **headers) -> Refused:
-    return refused(*error_answer(status, error, description, **headers))
+def oauth_refusal(
+    status: int,
+    error: str,
+    description: str,
+    www_authenticate: str | None = None,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> Refused:
+    """An OAuth error answer (`error_answer`) as a refusal."""
+    return refused(*error_answer(status, error, description, www_authenticate, extra))
 
 
 def jsonrpc_refusal(status: int, code: int, message: str) -> Refused:
+    """A JSON-RPC error answer (for a request whose body the gate cannot read) as a refusal."""
     body = jsonrpc_error_body(code, message)
     start = {
         "type": "http.response.start",
@@ -222,9 +230,13 @@ class BearerGate:
         self.verifier = verifier
         self.rules = rules
         self.no_token_challenge = challenge(scope=rules.default_scope)
-        self.no_token = error_answer(401, "invalid_request", "Authorization required", self.no_token_challenge)
         self.stateless = stateless
         self.transport_security = TransportSecurityMiddleware(transport_security_settings())
+
+    def no_token_answer(self) -> tuple[Message, Message]:
+        """The 401 to a request without a token: new messages each time, since a middleware on
+        the way out (Starlette's CORS) may add headers to them."""
+        return error_answer(401, "invalid_request", "Authorization required", self.no_token_challenge)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The request's steps in order: the header section, the token, the scopes its calls
@@ -265,7 +277,7 @@ class BearerGate:
         token = bearer_token(scope)
         if token is None:
             audit.event("mcp_unauthorized", status=401, reason="no token")
-            raise refused(*self.no_token)
+            raise refused(*self.no_token_answer())
         try:
             verified = await self.verifier(token) if token else Rejection("The Authorization header is malformed")
         except DatabaseUnavailable:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from django.conf import settings
+from starlette.middleware.cors import CORSMiddleware
 
 from mcpserver import token_cache, token_lookup, verification
 from mcpserver.challenge import FixedChallenge
@@ -63,7 +64,7 @@ class Counted:
 
     def __init__(self, app) -> None:
         self.app, self.calls = app, 0
-        self.no_token = getattr(app, "no_token", None)
+        self.no_token_answer = app.no_token_answer  # what FixedChallenge stores
 
     async def __call__(self, scope, receive, send) -> None:
         self.calls += 1
@@ -278,3 +279,19 @@ def test_the_stored_401_is_what_the_gate_answers(gate: BearerGate, caplog) -> No
     request(front, body=rpc("ping"), headers=JSON_HEADERS, host="evil.example")
     request(front, body=rpc("ping"), headers={**JSON_HEADERS, "origin": "http://127.0.0.1:8000"})
     assert (counted_gate.calls, counted_cors.calls) == (2, 1)
+
+
+def test_a_browsers_401_leaves_the_stored_and_the_gates_answers_as_they_were(gate: BearerGate) -> None:
+    """Starlette's CORS middleware adds its headers to the answer it passes on: they must reach
+    that browser's answer only."""
+    cors = CORSMiddleware(gate, allow_origin_regex=r"http://127\.0\.0\.1(:\d+)?", allow_methods=["POST"])
+    front = FixedChallenge(gate, cors)
+    stored_before = request(front, body=rpc("ping"), headers=JSON_HEADERS)
+    gated_before = request(front, body=rpc("ping"), headers=JSON_HEADERS, host="localhost:8000")
+    browser = request(front, body=rpc("ping"), headers={**JSON_HEADERS, "origin": "http://127.0.0.1:8000"})
+    assert browser.status == 401
+    assert browser.headers["access-control-allow-origin"] == "http://127.0.0.1:8000"
+    stored = request(front, body=rpc("ping"), headers=JSON_HEADERS)
+    gated = request(front, body=rpc("ping"), headers=JSON_HEADERS, host="localhost:8000")
+    assert "access-control-allow-origin" not in stored.headers
+    assert (stored.headers, gated.headers) == (stored_before.headers, gated_before.headers)
