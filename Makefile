@@ -65,6 +65,7 @@ $(CHROMIUM):
 test: $(VENV)/.dev $(CHROMIUM)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
+	$(PY) -m tests.support.function_length
 	env -u DATABASE_URL $(TEST_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
 	@case "$${DATABASE_URL:-}" in \
 	  postgres://*|postgresql://*) echo "== again on PostgreSQL ($${DATABASE_URL%%@*}@…)"; \
@@ -89,6 +90,7 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(PY) -m tests.support.function_length
 
 format: $(VENV)/.dev
 	$(VENV)/bin/ruff format .

@@ -78,136 +78,160 @@ def mcp_request(method: str, params: dict | None, modern: bool, token: str, name
     return headers, rpc_body(method, params, modern)
 
 
-def count(job: dict) -> dict:
-    from django.test import Client as DjangoClient
-    from starlette.testclient import TestClient
+TOOL = "test_simple_text"  # a conformance fixture that does nothing
+MCP_CASES = {
+    "list_2025": ("tools/list", None, False, None),
+    "call_2025": ("tools/call", {"name": TOOL, "arguments": {}}, False, TOOL),
+    "list_2026": ("tools/list", None, True, None),
+    "call_2026": ("tools/call", {"name": TOOL, "arguments": {}}, True, TOOL),
+    "call_whoami_2025": ("tools/call", {"name": "whoami", "arguments": {}}, False, "whoami"),
+}
+# What the statements sent on the event loop are (they pass no Django connection, so only counted).
+LOOKUP_ON_LOOP = "SELECT … FROM oauth2_provider_accesstoken … (token lookup, on the event loop)"
+LEAN_REFRESH_ON_LOOP = [
+    "WITH … per_ip AS (INSERT … ratelimitcounter …), total AS (…) SELECT … client … refresh token … "
+    "access token (the abuse counters, the client, the live refresh token: one read)",
+    "WITH old AS (UPDATE … refreshtoken … revoked …), gone AS (DELETE … accesstoken …), used AS (UPDATE "
+    "… client last_used_at …), access AS (INSERT … accesstoken …) INSERT … refreshtoken (the rotation)",
+]
 
-    from config.asgi import build_application
-    from mcpserver import token_lookup
 
-    counter = StatementCounter()
-    connection_created.connect(counter.install, weak=False)
-    token, tool = job["access_token"], "test_simple_text"
-    cases = {
-        "list_2025": ("tools/list", None, False, None),
-        "call_2025": ("tools/call", {"name": tool, "arguments": {}}, False, tool),
-        "list_2026": ("tools/list", None, True, None),
-        "call_2026": ("tools/call", {"name": tool, "arguments": {}}, True, tool),
-        "call_whoami_2025": ("tools/call", {"name": "whoami", "arguments": {}}, False, "whoami"),
-    }
+class Measurement:
+    """The statements and time of REQUESTS requests of each kind, kept in `found`."""
 
-    from authserver import lean_refresh
+    def __init__(self) -> None:
+        self.counter = StatementCounter()
+        connection_created.connect(self.counter.install, weak=False)
+        self.found: dict = {"requests_each": REQUESTS, "cases": {}}
 
-    def snapshot() -> collections.Counter:
-        # Statements Django ran, plus the token lookups and the lean refresh path's statements
-        # sent on the event loop (PostgreSQL).
-        kinds = counter.snapshot()
+    def snapshot(self) -> collections.Counter:
+        """Statements Django ran, plus the token lookups and the lean refresh path's statements
+        sent on the event loop (PostgreSQL)."""
+        from authserver import lean_refresh
+        from mcpserver import token_lookup
+
+        kinds = self.counter.snapshot()
         kinds["SELECT"] += token_lookup.executed
         kinds["WITH"] += lean_refresh.executed
         return kinds
 
-    found: dict = {"requests_each": REQUESTS, "cases": {}}
-
-    def measure(label: str, send) -> None:
+    def measure(self, label: str, send) -> None:
+        counter = self.counter
         send()  # the first request of a kind may set things up (compiled SQL, connections)
-        before = snapshot()
+        before = self.snapshot()
         counter.keep, counter.samples = True, []
         wall, cpu = time.perf_counter(), time.process_time()
         for _ in range(REQUESTS):
             send()
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         counter.keep = False
-        kinds = snapshot() - before
+        kinds = self.snapshot() - before
         total = sum(kinds.values())
-        per_request = counter.samples[: len(counter.samples) // REQUESTS]
-        lookups_on_loop = (kinds["SELECT"] - sum(1 for s in counter.samples if s.startswith("SELECT"))) // REQUESTS
-        per_request = ["SELECT … FROM oauth2_provider_accesstoken … (token lookup, on the event loop)"] * max(
-            0, lookups_on_loop
-        ) + per_request
-        on_loop = (kinds["WITH"] - sum(1 for s in counter.samples if s.startswith("WITH"))) // REQUESTS
-        if on_loop:
-            per_request += [
-                "WITH … per_ip AS (INSERT … ratelimitcounter …), total AS (…) SELECT … client … refresh token … "
-                "access token (the abuse counters, the client, the live refresh token: one read)",
-                "WITH old AS (UPDATE … refreshtoken … revoked …), gone AS (DELETE … accesstoken …), used AS (UPDATE "
-                "… client last_used_at …), access AS (INSERT … accesstoken …) INSERT … refreshtoken (the rotation)",
-            ][:on_loop]
-        kinds = +kinds
-        found["cases"][label] = {
+        self.found["cases"][label] = {
             "per_request": round(total / REQUESTS, 2),
-            "by_kind": {k: round(v / REQUESTS, 2) for k, v in sorted(kinds.items())},
-            "statements": per_request,
+            "by_kind": {k: round(v / REQUESTS, 2) for k, v in sorted((+kinds).items())},
+            "statements": self.statements_of_one(kinds),
             # One request at a time, in-process: what a request costs this process (MCP requests
             # include Starlette's TestClient, which costs several milliseconds itself).
             "wall_ms": round(wall / REQUESTS * 1000, 2),
             "cpu_ms": round(cpu / REQUESTS * 1000, 2),
         }
 
-    app = build_application()
-    with TestClient(app, base_url=settings.PUBLIC_URL, raise_server_exceptions=True) as client:
-        for cache_seconds in (0, job["cache_seconds"]):
-            settings.MCP_TOKEN_CACHE_SECONDS = cache_seconds
-            if cache_seconds:
-                wait_for_revocation_listener()
-            suffix = "" if cache_seconds == 0 else "+cache"
-            for label, (method, params, modern, name) in cases.items():
-                headers, body = mcp_request(method, params, modern, token, name)
+    def statements_of_one(self, kinds: collections.Counter) -> list[str]:
+        """The statements of one request: those Django ran, with the ones sent on the event loop
+        named in their place."""
+        samples = self.counter.samples
+        per_request = samples[: len(samples) // REQUESTS]
+        lookups_on_loop = (kinds["SELECT"] - sum(1 for s in samples if s.startswith("SELECT"))) // REQUESTS
+        per_request = [LOOKUP_ON_LOOP] * max(0, lookups_on_loop) + per_request
+        on_loop = (kinds["WITH"] - sum(1 for s in samples if s.startswith("WITH"))) // REQUESTS
+        if on_loop:
+            per_request += LEAN_REFRESH_ON_LOOP[:on_loop]
+        return per_request
 
-                def send(headers=headers, body=body, label=label) -> None:
-                    answer = client.post("/mcp", headers=headers, content=body)
-                    if answer.status_code != 200 or '"result"' not in answer.text or '"isError":true' in answer.text:
-                        raise RuntimeError(f"{label}: {answer.status_code} {answer.text[:300]}")
 
-                measure(label + suffix, send)
-        settings.MCP_TOKEN_CACHE_SECONDS = 0
-        chain = [job["refresh_tokens"][0]]
-        # Django's own test client: the grants' cost in Django, without an HTTP or ASGI layer.
-        django_client = DjangoClient(HTTP_HOST=settings.PUBLIC_HOST)
+def count(job: dict) -> dict:
+    from starlette.testclient import TestClient
 
-        def refresh_form() -> dict:
-            return {
-                "grant_type": "refresh_token",
-                "refresh_token": chain[-1],
-                "client_id": job["client_id"],
-                "resource": job["resource"],
-            }
+    from config.asgi import build_application
 
-        def refresh() -> None:
-            answer = django_client.post("/token", data=refresh_form(), HTTP_ACCEPT="application/json")
-            if answer.status_code != 200:
-                raise RuntimeError(f"refresh: {answer.status_code} {answer.text[:300]}")
-            chain.append(answer.json()["refresh_token"])
-
-        measure("refresh", refresh)
-        codes = [line.split() for line in mint_codes({**job["code_job"], "count": REQUESTS + 1})]
-
-        def exchange() -> None:
-            code, verifier = codes.pop()
-            form = {
-                "grant_type": "authorization_code",
-                "code": code,
-                "code_verifier": verifier,
-                "client_id": job["client_id"],
-                "redirect_uri": job["code_job"]["redirect_uri"],
-                "resource": job["resource"],
-            }
-            answer = django_client.post("/token", data=form, HTTP_ACCEPT="application/json")
-            if answer.status_code != 200:
-                raise RuntimeError(f"code: {answer.status_code} {answer.text[:300]}")
-
-        measure("code", exchange)
-        if lean_refresh.enabled():
-
-            def lean() -> None:
-                answer = client.post("/token", data=refresh_form(), headers={"Accept": "application/json"})
-                if answer.status_code != 200:
-                    raise RuntimeError(f"lean refresh: {answer.status_code} {answer.text[:300]}")
-                chain.append(answer.json()["refresh_token"])
-
-            measure("refresh_lean", lean)
+    measurement = Measurement()
+    with TestClient(build_application(), base_url=settings.PUBLIC_URL, raise_server_exceptions=True) as client:
+        measure_mcp(measurement, client, job)
+        measure_grants(measurement, client, job)
+    found = measurement.found
     found["database"] = connection.vendor
     found["summary"] = {label: case["per_request"] for label, case in found["cases"].items()}
     return found
+
+
+def measure_mcp(measurement: Measurement, client, job: dict) -> None:
+    """Authenticated MCP requests of each kind, token cache off, then on."""
+    for cache_seconds in (0, job["cache_seconds"]):
+        settings.MCP_TOKEN_CACHE_SECONDS = cache_seconds
+        if cache_seconds:
+            wait_for_revocation_listener()
+        suffix = "" if cache_seconds == 0 else "+cache"
+        for label, (method, params, modern, name) in MCP_CASES.items():
+            headers, body = mcp_request(method, params, modern, job["access_token"], name)
+
+            def send(headers=headers, body=body, label=label) -> None:
+                answer = client.post("/mcp", headers=headers, content=body)
+                if answer.status_code != 200 or '"result"' not in answer.text or '"isError":true' in answer.text:
+                    raise RuntimeError(f"{label}: {answer.status_code} {answer.text[:300]}")
+
+            measurement.measure(label + suffix, send)
+
+
+def measure_grants(measurement: Measurement, client, job: dict) -> None:
+    """The refresh grant and the code exchange through django-oauth-toolkit (Django's own test
+    client: their cost in Django, without an HTTP or ASGI layer), then the lean refresh path
+    through the ASGI application (`client`) where it is on."""
+    from django.test import Client as DjangoClient
+
+    from authserver import lean_refresh
+
+    settings.MCP_TOKEN_CACHE_SECONDS = 0
+    chain = [job["refresh_tokens"][0]]
+    django_client = DjangoClient(HTTP_HOST=settings.PUBLIC_HOST)
+
+    def refresh_form() -> dict:
+        return {
+            "grant_type": "refresh_token",
+            "refresh_token": chain[-1],
+            "client_id": job["client_id"],
+            "resource": job["resource"],
+        }
+
+    def refresh(post, label: str, **accept) -> None:
+        answer = post("/token", data=refresh_form(), **accept)
+        if answer.status_code != 200:
+            raise RuntimeError(f"{label}: {answer.status_code} {answer.text[:300]}")
+        chain.append(answer.json()["refresh_token"])
+
+    measurement.measure("refresh", lambda: refresh(django_client.post, "refresh", HTTP_ACCEPT="application/json"))
+    codes = [line.split() for line in mint_codes({**job["code_job"], "count": REQUESTS + 1})]
+
+    def exchange() -> None:
+        code, verifier = codes.pop()
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "code_verifier": verifier,
+            "client_id": job["client_id"],
+            "redirect_uri": job["code_job"]["redirect_uri"],
+            "resource": job["resource"],
+        }
+        answer = django_client.post("/token", data=form, HTTP_ACCEPT="application/json")
+        if answer.status_code != 200:
+            raise RuntimeError(f"code: {answer.status_code} {answer.text[:300]}")
+
+    measurement.measure("code", exchange)
+    if lean_refresh.enabled():
+        lean_post = client.post
+        measurement.measure(
+            "refresh_lean", lambda: refresh(lean_post, "lean refresh", headers={"Accept": "application/json"})
+        )
 
 
 def wait_for_revocation_listener(seconds: float = 10) -> None:

@@ -32,7 +32,6 @@ import runpy
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,10 +46,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
+sys.path[:0] = [str(HERE), str(ROOT)]
 
 import oauth_client  # noqa: E402
 import report  # noqa: E402
+
+from democlient.processes import GUNICORN, READY_PATH, ServerProcess, free_port  # noqa: E402
 
 PY = sys.executable
 LEGACY = "2025-11-25"
@@ -107,12 +108,6 @@ class Config:
 
 def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def cpu_idle(seconds: float = 1.0) -> dict[str, float]:
@@ -197,7 +192,7 @@ class OurServer:
     port: int = field(default_factory=free_port)
     password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(50))
-    process: subprocess.Popen | None = None
+    server: ServerProcess | None = None
 
     username = "bench"
 
@@ -239,7 +234,7 @@ class OurServer:
     def variant(self, **changes) -> OurServer:
         """The same server (port, PUBLIC_URL, database, keys: the tokens stay valid) with other
         settings; start it after stopping this one."""
-        return dataclasses.replace(self, process=None, **changes)
+        return dataclasses.replace(self, server=None, **changes)
 
     def manage(self, *args: str) -> str:
         return subprocess.run(
@@ -264,24 +259,18 @@ class OurServer:
         self.manage("seed_users")
 
     def start(self) -> OurServer:
-        log_file = open(self.workdir / f"server-{self.port}.log", "ab")  # noqa: SIM115 (closed in stop)
-        command = pinned([PY, "-m", "gunicorn", "config.asgi:application", "-c", "gunicorn.conf.py"], self.cpus)
-        self.process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=self.environment(),
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self._log = log_file
-        wait_ready(self.url + "/.well-known/oauth-authorization-server", self.process)
+        log_path = self.workdir / f"server-{self.port}.log"
+        self.server = ServerProcess(pinned(GUNICORN, self.cpus), log_path, env=self.environment()).launch()
+        self.server.wait_ready(self.url + READY_PATH)
         return self
 
+    @property
+    def process(self) -> subprocess.Popen | None:
+        return self.server.process if self.server else None
+
     def stop(self) -> None:
-        stop_process(self.process)
-        if getattr(self, "_log", None):
-            self._log.close()
+        if self.server is not None:
+            self.server.stop()
 
 
 @dataclass
@@ -289,52 +278,21 @@ class Peer:
     workdir: Path
     cpus: str = ""
     port: int = field(default_factory=free_port)
-    process: subprocess.Popen | None = None
+    server: ServerProcess | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Peer:
-        log_file = open(self.workdir / "peer.log", "ab")  # noqa: SIM115 (closed in stop)
         command = pinned([PY, str(HERE / "peer_server.py"), "--host", "127.0.0.1", "--port", str(self.port)], self.cpus)
-        self.process = subprocess.Popen(
-            command, cwd=HERE, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        self._log = log_file
-        wait_ready(self.url + "/.well-known/oauth-authorization-server", self.process)
+        self.server = ServerProcess(command, self.workdir / "peer.log", cwd=HERE).launch()
+        self.server.wait_ready(self.url + READY_PATH)
         return self
 
     def stop(self) -> None:
-        stop_process(self.process)
-        if getattr(self, "_log", None):
-            self._log.close()
-
-
-def wait_ready(url: str, process: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode} before answering {url}")
-        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310
-            if answer.status == 200:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"nothing answered {url} within {timeout}s")
-
-
-def stop_process(process: subprocess.Popen | None) -> None:
-    """Stop a server we started (its own process group) and wait for it."""
-    if process is None or process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+        if self.server is not None:
+            self.server.stop()
 
 
 # --- Scenarios and wrk ----------------------------------------------------------------------------
@@ -702,12 +660,9 @@ def main() -> int:
         print("wrk is missing: `make bench` installs it (apt-get install wrk)", file=sys.stderr)
         return 2
     config = Config.from_env()
-    phases = config.phases.split()
-    scenarios = [s for s in config.scenarios.split() if s in SCENARIO_LABELS]
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     workdir = ROOT / "var" / "bench" / stamp
     workdir.mkdir(parents=True, exist_ok=True)
-    raw = workdir / "wrk.txt"
     started = time.monotonic()
     log(f"raw output in {workdir}")
 
@@ -715,101 +670,16 @@ def main() -> int:
         raise SystemExit(f"stopped by signal {signum}")
 
     signal.signal(signal.SIGTERM, interrupted)
-    runner = Runner(config, raw)
+    runner = Runner(config, workdir / "wrk.txt")
     data: dict = {
         "config": asdict(config),
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "idle": [],
-        "phases": phases,
+        "phases": config.phases.split(),
+        "deployed_workers": config.deployed_workers or deployed_default_workers(),
     }
-    deployed = config.deployed_workers or deployed_default_workers()
-    data["deployed_workers"] = deployed
     with contextlib.ExitStack() as stack:
-        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
-        database_url = stack.enter_context(bench_database(tmp))
-        data["machine"] = machine_facts(database_url)
-        log(f"database: {data['machine']['database']}")
-        ours = OurServer(database_url, workdir, workers=1, cpus=config.server_cpus)
-        log("migrating and seeding our server's database")
-        ours.prepare()
-        peer = Peer(workdir, cpus=config.server_cpus)
-        stack.callback(peer.stop)
-        stack.callback(ours.stop)
-        peer.start()
-        ours.start()
-
-        ours_side, peer_side = prepare_sides(config, ours, peer, scenarios, phases, workdir)
-        ours_creds = ours_side.creds
-        sides = [ours_side, peer_side]
-        mcp_scenarios = [s for s in scenarios if s.startswith(("list_", "call_"))]
-
-        # On PostgreSQL the token cache is on by default (revocations are heard by every worker);
-        # the "cache" phase measures the other setting.
-        data["cache_default"] = int(ours.setting("MCP_TOKEN_CACHE_SECONDS"))
-        data["cache_other"] = 0 if data["cache_default"] else config.cache_seconds
-        if "ratio" in phases:
-            runner.alternate("ratio", sides, scenarios, config.rounds, data["idle"])
-        # The other configurations of our server, each against the same peer.
-        variants = [
-            ("deployed", {"workers": deployed, "extra_env": {}}, scenarios, deployed > 1),
-            (
-                "cache",
-                {"workers": 1, "extra_env": {"MCP_TOKEN_CACHE_SECONDS": str(data["cache_other"])}},
-                mcp_scenarios,
-                True,
-            ),
-            ("json", {"workers": 1, "extra_env": {"MCP_JSON_RESPONSE": "1"}}, mcp_scenarios, True),
-        ]
-        for phase, changes, chosen, wanted in variants:
-            if phase not in phases or not wanted or not chosen:
-                continue
-            ours.stop()
-            ours = ours.variant(**changes)
-            stack.callback(ours.stop)
-            ours.start()
-            runner.alternate(phase, sides, chosen, config.rounds_secondary, data["idle"])
-        if ours.workers != 1 or ours.extra_env:
-            ours.stop()
-            ours = ours.variant(workers=1, extra_env={})
-            stack.callback(ours.stop)
-            ours.start()
-        if "queries" in phases:
-            log("queries per request (in-process, counted on every database connection)")
-            seeds_left = [t for t in ours_side.seeds_file.read_text().split() if t]
-            data["queries"] = run_helper(
-                ours,
-                "queries.py",
-                {
-                    "mode": "count",
-                    "access_token": ours_creds.access_token,
-                    "client_id": ours_creds.client_id,
-                    "resource": ours_creds.resource,
-                    "refresh_tokens": seeds_left[-40:],
-                    "tool": config.tool,
-                    "cache_seconds": data["cache_default"] or config.cache_seconds,
-                    "code_job": code_job(ours_creds, username=ours.username),
-                },
-            )
-            write_seeds(ours_side.seeds_file, seeds_left[:-40])
-            log(f"queries: {json.dumps(data['queries']['summary'])}")
-        if "rows" in phases:
-            if data["cache_default"]:
-                # Every call must look its token up, or the table's size could not matter.
-                ours.stop()
-                ours = ours.variant(workers=1, extra_env={"MCP_TOKEN_CACHE_SECONDS": "0"})
-                stack.callback(ours.stop)
-                ours.start()
-            data["rows"] = large_table_phase(runner, ours, ours_side, config, data["idle"])
-        if "memory" in phases:
-            ours.stop()
-            ours = ours.variant(workers=1, extra_env={})
-            stack.callback(ours.stop)
-            ours.start()
-            try:
-                data["memory"] = memory_phase(runner, ours, ours_side, config, workdir)
-            except Exception as exc:  # noqa: BLE001 (the figures of the other phases are still written)
-                log(f"memory phase failed: {exc!r}")
-                data["errors"] = [*data.get("errors", []), f"memory phase: {exc!r}"]
+        run_phases(config, runner, data, workdir, stack)
         data["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
         data["elapsed_seconds"] = round(time.monotonic() - started)
         data["results"] = runner.results
@@ -819,6 +689,114 @@ def main() -> int:
     print(report.console_table(data))
     log(f"wrote {config.output} and {workdir / 'results.json'} in {data['elapsed_seconds']} s")
     return 0
+
+
+def run_phases(config: Config, runner: Runner, data: dict, workdir: Path, stack: contextlib.ExitStack) -> None:
+    """The database and both servers (stopped by `stack`), then the chosen phases, their figures
+    into `data`."""
+    phases = data["phases"]
+    scenarios = [s for s in config.scenarios.split() if s in SCENARIO_LABELS]
+    tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
+    database_url = stack.enter_context(bench_database(tmp))
+    data["machine"] = machine_facts(database_url)
+    log(f"database: {data['machine']['database']}")
+    ours = OurServer(database_url, workdir, workers=1, cpus=config.server_cpus)
+    log("migrating and seeding our server's database")
+    ours.prepare()
+    peer = Peer(workdir, cpus=config.server_cpus)
+    stack.callback(peer.stop)
+    stack.callback(ours.stop)
+    peer.start()
+    ours.start()
+
+    ours_side, peer_side = prepare_sides(config, ours, peer, scenarios, phases, workdir)
+    sides = [ours_side, peer_side]
+    # On PostgreSQL the token cache is on by default (revocations are heard by every worker);
+    # the "cache" phase measures the other setting.
+    data["cache_default"] = int(ours.setting("MCP_TOKEN_CACHE_SECONDS"))
+    data["cache_other"] = 0 if data["cache_default"] else config.cache_seconds
+    if "ratio" in phases:
+        runner.alternate("ratio", sides, scenarios, config.rounds, data["idle"])
+    ours = variant_phases(config, runner, data, ours, sides, scenarios, stack)
+    if ours.workers != 1 or ours.extra_env:
+        ours = restarted(ours, stack, workers=1, extra_env={})
+    if "queries" in phases:
+        data["queries"] = queries_phase(config, ours, ours_side, data["cache_default"])
+    if "rows" in phases:
+        if data["cache_default"]:
+            # Every call must look its token up, or the table's size could not matter.
+            ours = restarted(ours, stack, workers=1, extra_env={"MCP_TOKEN_CACHE_SECONDS": "0"})
+        data["rows"] = large_table_phase(runner, ours, ours_side, config, data["idle"])
+    if "memory" in phases:
+        ours = restarted(ours, stack, workers=1, extra_env={})
+        try:
+            data["memory"] = memory_phase(runner, ours, ours_side, config, workdir)
+        except Exception as exc:  # noqa: BLE001 (the figures of the other phases are still written)
+            log(f"memory phase failed: {exc!r}")
+            data["errors"] = [*data.get("errors", []), f"memory phase: {exc!r}"]
+
+
+def restarted(ours: OurServer, stack: contextlib.ExitStack, **changes) -> OurServer:
+    """Our server stopped and started again with `changes` (stopped by `stack` at the end)."""
+    ours.stop()
+    ours = ours.variant(**changes)
+    stack.callback(ours.stop)
+    ours.start()
+    return ours
+
+
+def variant_phases(
+    config: Config,
+    runner: Runner,
+    data: dict,
+    ours: OurServer,
+    sides: list,
+    scenarios: list[str],
+    stack: contextlib.ExitStack,
+) -> OurServer:
+    """The other configurations of our server, each against the same peer; returns our server as
+    the last phase left it."""
+    deployed = data["deployed_workers"]
+    mcp_scenarios = [s for s in scenarios if s.startswith(("list_", "call_"))]
+    variants = [
+        ("deployed", {"workers": deployed, "extra_env": {}}, scenarios, deployed > 1),
+        (
+            "cache",
+            {"workers": 1, "extra_env": {"MCP_TOKEN_CACHE_SECONDS": str(data["cache_other"])}},
+            mcp_scenarios,
+            True,
+        ),
+        ("json", {"workers": 1, "extra_env": {"MCP_JSON_RESPONSE": "1"}}, mcp_scenarios, True),
+    ]
+    for phase, changes, chosen, wanted in variants:
+        if phase not in data["phases"] or not wanted or not chosen:
+            continue
+        ours = restarted(ours, stack, **changes)
+        runner.alternate(phase, sides, chosen, config.rounds_secondary, data["idle"])
+    return ours
+
+
+def queries_phase(config: Config, ours: OurServer, ours_side, cache_default: int) -> dict:
+    log("queries per request (in-process, counted on every database connection)")
+    creds = ours_side.creds
+    seeds_left = [t for t in ours_side.seeds_file.read_text().split() if t]
+    found = run_helper(
+        ours,
+        "queries.py",
+        {
+            "mode": "count",
+            "access_token": creds.access_token,
+            "client_id": creds.client_id,
+            "resource": creds.resource,
+            "refresh_tokens": seeds_left[-40:],
+            "tool": config.tool,
+            "cache_seconds": cache_default or config.cache_seconds,
+            "code_job": code_job(creds, username=ours.username),
+        },
+    )
+    write_seeds(ours_side.seeds_file, seeds_left[:-40])
+    log(f"queries: {json.dumps(found['summary'])}")
+    return found
 
 
 # --- Memory -----------------------------------------------------------------------------------

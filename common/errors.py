@@ -28,8 +28,7 @@ def jsonrpc_error_bodies(send: Send) -> Send:
                 return
             start = held.pop()
             text = body.decode("utf-8", "replace").strip() or _reason(start["status"])
-            error = {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": text}}
-            payload = json.dumps(error).encode()
+            payload = jsonrpc_error_body(-32600, text)
             headers = [(k, v) for k, v in start.get("headers", []) if k not in (b"content-type", b"content-length")]
             headers += [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
             await send({**start, "headers": headers})
@@ -45,3 +44,9 @@ def _reason(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Request refused"
+
+
+def jsonrpc_error_body(code: int, message: str) -> bytes:
+    """The body of a JSON-RPC error answer that belongs to no request the server could read (so
+    `id` is null, JSON-RPC 2.0 §5): every such body of the MCP endpoint is built here."""
+    return json.dumps({"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}).encode()

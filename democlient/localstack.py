@@ -4,11 +4,9 @@ does (migrate, cache table, seed the users, gunicorn), and stop it again afterwa
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,14 +14,15 @@ from urllib.parse import urlsplit
 
 import httpx2
 
-ROOT = Path(__file__).resolve().parent.parent
+from .processes import GUNICORN, READY_PATH, ROOT, ServerProcess
+
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
 def answers(origin: str) -> bool:
     """Whether a server answers at this origin at all (any HTTP status counts)."""
     try:
-        httpx2.get(origin + "/.well-known/oauth-authorization-server", timeout=3)
+        httpx2.get(origin + READY_PATH, timeout=3)
     except httpx2.HTTPError:
         return False
     return True
@@ -51,29 +50,11 @@ def running_stack(origin: str, say: Callable[[str], None], timeout: float = 90) 
         )
         if done.returncode != 0:
             raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
-    log = tempfile.NamedTemporaryFile(prefix="mcp-demo-server-", suffix=".log", delete=False)  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.asgi:application", "-c", "gunicorn.conf.py"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    log = Path(tempfile.mkdtemp(prefix="mcp-demo-server-")) / "server.log"
+    server = ServerProcess(GUNICORN, log, env=env).launch()
     try:
-        deadline = time.monotonic() + timeout
-        while not answers(origin):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not start; its log is {log.name}")
-            time.sleep(0.3)
-        say(f"Server started (pid {process.pid}, log {log.name}); it stops when the demo ends.")
+        server.wait_ready(origin + READY_PATH, timeout=timeout, any_status=True)
+        say(f"Server started (pid {server.process.pid}, log {log}); it stops when the demo ends.")
         yield True
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
-        log.close()
+        server.stop(grace=20)

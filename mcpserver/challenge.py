@@ -2,7 +2,7 @@
 
 Every new MCP connection starts with this request, and its answer depends on nothing but the
 settings (the challenge names the protected-resource metadata and the default scopes), so it is
-built once from what the gate answers (`BearerGate.respond`, `no_token_challenge`) and sent as
+built once by the gate (`BearerGate.no_token_answer`) and sent as
 it is, with the gate's audit line. Only the plainest case takes this way: no Authorization or
 Origin header, the Host exactly PUBLIC_URL's, the header section within the limits; anything else
 (another Host the gate must check against DNS rebinding, a browser's Origin, a token) goes to the
@@ -11,16 +11,12 @@ gate. tests/test_performance_paths.py checks that both answer the same.
 
 from __future__ import annotations
 
-import json
-
 from django.conf import settings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from common import audit
 
 from .gate import BearerGate
-
-NO_TOKEN = {"error": "invalid_request", "error_description": "Authorization required"}
 
 
 class FixedChallenge:
@@ -34,18 +30,7 @@ class FixedChallenge:
         self.host = settings.PUBLIC_HOST.encode("latin-1")
         self.max_count = settings.REQUEST_MAX_HEADER_COUNT
         self.max_bytes = settings.REQUEST_MAX_HEADER_BYTES
-        body = json.dumps(NO_TOKEN).encode()
-        self.start = {
-            "type": "http.response.start",
-            "status": 401,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"cache-control", b"no-store"),
-                (b"www-authenticate", gate.no_token_challenge.encode()),
-            ],
-        }
-        self.body = {"type": "http.response.body", "body": body}
+        self.start, self.body = gate.no_token_answer()  # sent only where no middleware adds to it
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common import audit
-from common.errors import jsonrpc_error_bodies
+from common.errors import jsonrpc_error_bodies, jsonrpc_error_body
 from common.limits import header_problem
 from common.scopes import registry as declared_scopes
 
@@ -152,6 +152,68 @@ QUIET_METHODS = frozenset(
 )
 
 
+class Refused(Exception):
+    """A request the gate answers itself; `answer` is the ASGI app that sends the answer."""
+
+    def __init__(self, answer: ASGIApp) -> None:
+        super().__init__()
+        self.answer = answer
+
+
+def error_answer(
+    status: int,
+    error: str,
+    description: str,
+    www_authenticate: str | None = None,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> tuple[Message, Message]:
+    """The two ASGI messages of the gate's OAuth error answer (RFC 6750 §3): a JSON body with
+    `error` and `error_description`, never stored, with the challenge when there is one."""
+    body = json.dumps({"error": error, "error_description": description}).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store"),
+    ]
+    if www_authenticate:
+        headers.append((b"www-authenticate", www_authenticate.encode()))
+    headers.extend(extra or [])
+    start = {"type": "http.response.start", "status": status, "headers": headers}
+    return start, {"type": "http.response.body", "body": body}
+
+
+def refused(start: Message, body: Message) -> Refused:
+    """A refusal that sends these two messages."""
+
+    async def answer(scope: Scope, receive: Receive, send: Send) -> None:
+        await send(start)
+        await send(body)
+
+    return Refused(answer)
+
+
+def oauth_refusal(
+    status: int,
+    error: str,
+    description: str,
+    www_authenticate: str | None = None,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> Refused:
+    """An OAuth error answer (`error_answer`) as a refusal."""
+    return refused(*error_answer(status, error, description, www_authenticate, extra))
+
+
+def jsonrpc_refusal(status: int, code: int, message: str) -> Refused:
+    """A JSON-RPC error answer (for a request whose body the gate cannot read) as a refusal."""
+    body = jsonrpc_error_body(code, message)
+    start = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+    }
+    return refused(start, {"type": "http.response.body", "body": body})
+
+
 class BearerGate:
     def __init__(
         self,
@@ -171,93 +233,117 @@ class BearerGate:
         self.stateless = stateless
         self.transport_security = TransportSecurityMiddleware(transport_security_settings())
 
+    def no_token_answer(self) -> tuple[Message, Message]:
+        """The 401 to a request without a token: new messages each time, since a middleware on
+        the way out (Starlette's CORS) may add headers to them."""
+        return error_answer(401, "invalid_request", "Authorization required", self.no_token_challenge)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The request's steps in order: the header section, the token, the scopes its calls
+        need, then the MCP app (the one answering with one JSON body when nothing can stream).
+        A step that refuses raises `Refused` with the answer."""
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        method = scope["method"]
         send = jsonrpc_error_bodies(send)  # errors are JSON, also the SDK's plain-text ones
+        try:
+            await self.check_headers(scope)
+            verified = await self.verify(scope)
+            granted = declared_scopes.effective(verified.scopes)
+            self.check_scopes(verified, granted, self.rules.baseline, None)
+            target_app, receive = await self.route(scope, receive, verified, granted)
+        except Refused as refusal:
+            return await refusal.answer(scope, receive, send)
+        await self.call_as(verified, granted, target_app, scope, receive, send)
 
+    async def check_headers(self, scope: Scope) -> None:
+        """Header limits, then the Host and Origin checks against DNS rebinding."""
         # Oversized header sections are refused before anything reads them, as Django's side does.
         # (Byte lengths equal the latin-1 text lengths it counts, so nothing is decoded for it.)
         too_large = header_problem(scope["headers"])
         if too_large:
-            return await self.jsonrpc_error(send, 431, -32600, too_large)
+            raise jsonrpc_refusal(431, -32600, too_large)
         # From here on the gate and the SDK behind it read the same values: the Mcp-Method and
         # Mcp-Name the scope is decided by are the ones the SDK then holds the body to.
         scope["headers"] = without_ows(scope["headers"])
-
         # DNS rebinding first: a foreign Host or Origin gets 421/403 whatever it carries.
         refusal = await self.transport_security.validate_request(Request(scope), is_post=False)
         if refusal is not None:
             audit.event("mcp_refused", status=refusal.status_code, reason=refusal.body.decode())
-            return await refusal(scope, receive, send)
+            raise Refused(refusal)
 
+    async def verify(self, scope: Scope) -> SDKAccessToken:
+        """The request's bearer token, verified: 401 without one or for a bad one, 503 while the
+        database cannot say."""
         token = bearer_token(scope)
         if token is None:
-            return await self.respond(
-                send, 401, self.no_token_challenge, "invalid_request", "Authorization required", audit_reason="no token"
-            )
+            audit.event("mcp_unauthorized", status=401, reason="no token")
+            raise refused(*self.no_token_answer())
         try:
             verified = await self.verifier(token) if token else Rejection("The Authorization header is malformed")
         except DatabaseUnavailable:
             logger.warning("database unavailable while verifying a token")
-            return await self.respond(
-                send,
+            audit.event("mcp_unavailable", status=503, reason="database unavailable")
+            raise oauth_refusal(
                 503,
-                None,
                 "temporarily_unavailable",
                 "The server cannot verify tokens right now; retry shortly",
                 extra=[(b"retry-after", b"5")],
-                audit_reason="database unavailable",
-            )
+            ) from None
         if isinstance(verified, Rejection):
-            return await self.respond(
-                send,
+            audit.event("mcp_unauthorized", status=401, reason=verified.reason)
+            raise oauth_refusal(
                 401,
-                challenge("invalid_token", verified.reason, self.rules.default_scope),
                 "invalid_token",
                 verified.reason,
-                audit_reason=verified.reason,
+                www_authenticate=challenge("invalid_token", verified.reason, self.rules.default_scope),
             )
+        return verified
 
-        granted = declared_scopes.effective(verified.scopes)
-        if not self.rules.baseline <= granted:
-            return await self.insufficient(send, verified, granted, self.rules.baseline, None)
-
+    async def route(
+        self, scope: Scope, receive: Receive, verified: SDKAccessToken, granted: frozenset[str]
+    ) -> tuple[ASGIApp, Receive]:
+        """The app that answers and the `receive` it reads from; a POST's body is read here, its
+        calls' scopes checked and its tool calls audited."""
+        method = scope["method"]
         if method == "GET" and self.stateless:
             # Stateless mode has no server stream to offer; without this the SDK would hold a
             # GET open that can never carry anything.
-            return await self.respond(
-                send,
+            raise oauth_refusal(
                 405,
-                None,
                 "invalid_request",
                 "This server does not offer a GET stream; POST requests",
                 extra=[(b"allow", b"POST, OPTIONS")],
             )
+        if method != "POST":
+            return self.app, receive
+        body = await self.read_body(receive)
+        if body is None:
+            raise jsonrpc_refusal(413, -32600, "The request body is too large")
+        try:
+            targets = request_targets(scope, body)
+        except RecursionError:
+            raise jsonrpc_refusal(400, -32700, "Parse error: the JSON is nested too deeply") from None
+        except ValueError:
+            targets = []  # not JSON: the SDK answers with its own parse error
+        for rpc_method, name in targets:
+            self.check_scopes(verified, granted, self.rules.needed(rpc_method, name), name)
+        for rpc_method, name in targets:
+            if rpc_method == "tools/call":
+                audit.event("tool_called", user_id=verified.subject, client_id=verified.client_id, tool=name)
+        target_app = self.json_app if self.json_app is not None and self.is_quiet(targets) else self.app
+        return target_app, replay(body, receive)
 
-        target_app = self.app
-        if method == "POST":
-            body = await self.read_body(receive)
-            if body is None:
-                return await self.jsonrpc_error(send, 413, -32600, "The request body is too large")
-            try:
-                targets = request_targets(scope, body)
-            except RecursionError:
-                return await self.jsonrpc_error(send, 400, -32700, "Parse error: the JSON is nested too deeply")
-            except ValueError:
-                targets = []  # not JSON: the SDK answers with its own parse error
-            for rpc_method, name in targets:
-                needed = self.rules.needed(rpc_method, name)
-                if not needed <= granted:
-                    return await self.insufficient(send, verified, granted, needed, name)
-            for rpc_method, name in targets:
-                if rpc_method == "tools/call":
-                    audit.event("tool_called", user_id=verified.subject, client_id=verified.client_id, tool=name)
-            receive = replay(body, receive)
-            if self.json_app is not None and self.is_quiet(targets):
-                target_app = self.json_app
-
+    async def call_as(
+        self,
+        verified: SDKAccessToken,
+        granted: frozenset[str],
+        target_app: ASGIApp,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        """Run `target_app` as the token's user: the same `scope["user"]` and auth context the
+        SDK's middleware would set, and our `CurrentUser` for the tools."""
         user = AuthenticatedUser(verified)
         scope["user"] = user
         scope["auth"] = AuthCredentials(verified.scopes)
@@ -281,9 +367,12 @@ class BearerGate:
             return True
         return method == "tools/call" and name in self.rules.quiet_tools
 
-    async def insufficient(
-        self, send: Send, verified: SDKAccessToken, granted: frozenset[str], needed: frozenset[str], target: str | None
+    def check_scopes(
+        self, verified: SDKAccessToken, granted: frozenset[str], needed: frozenset[str], target: str | None
     ) -> None:
+        """A 403 `insufficient_scope` unless `granted` covers `needed`."""
+        if needed <= granted:
+            return
         # Name everything the client will need, so one step-up suffices.
         wanted = " ".join(sorted((set(verified.scopes) & self.rules.declared) | needed))
         missing = " ".join(sorted(needed - granted))
@@ -292,8 +381,11 @@ class BearerGate:
         audit.event(
             "mcp_forbidden", user_id=verified.subject, client_id=verified.client_id, tool=target, reason=description
         )
-        await self.respond(
-            send, 403, challenge("insufficient_scope", description, wanted), "insufficient_scope", description
+        raise oauth_refusal(
+            403,
+            "insufficient_scope",
+            description,
+            www_authenticate=challenge("insufficient_scope", description, wanted),
         )
 
     @staticmethod
@@ -312,42 +404,6 @@ class BearerGate:
             if not message.get("more_body", False):
                 break
         return b"".join(chunks)
-
-    @staticmethod
-    async def respond(
-        send: Send,
-        status: int,
-        www_authenticate: str | None,
-        error: str,
-        description: str,
-        extra: list[tuple[bytes, bytes]] | None = None,
-        audit_reason: str | None = None,
-    ) -> None:
-        if audit_reason and status in (401, 503):
-            audit.event("mcp_unauthorized" if status == 401 else "mcp_unavailable", status=status, reason=audit_reason)
-        body = json.dumps({"error": error, "error_description": description}).encode()
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"cache-control", b"no-store"),
-        ]
-        if www_authenticate:
-            headers.append((b"www-authenticate", www_authenticate.encode()))
-        headers.extend(extra or [])
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-
-    @staticmethod
-    async def jsonrpc_error(send: Send, status: int, code: int, message: str) -> None:
-        body = json.dumps({"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
 
 
 def replay(body: bytes, receive: Receive) -> Receive:

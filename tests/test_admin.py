@@ -11,8 +11,9 @@ import pytest
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
-from authserver.admin import PRESETS, PRESETS_BY_KEY, disable_and_revoke
+from authserver.admin import disable_and_revoke
 from authserver.models import Client
+from authserver.presets import PRESETS, PRESETS_BY_KEY  # the table the front page reads too
 from authserver.redirects import redirect_uri_advice, redirect_uri_problem, split_redirect_uris
 from tests.support import inprocess
 from tests.support.admin_session import log_in

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import httpx2
 import psycopg
 
+from democlient.processes import ServerProcess
 from tests.support.server import (
     ADMIN_PASSWORD,
     ADMIN_USERNAME,
@@ -98,8 +96,7 @@ class EntrypointServer:
         self.database = database or Database(name, self.workdir)
         self.overrides = dict(env or {})
         self.workers = workers
-        self.process: subprocess.Popen | None = None
-        self._log_handle = None
+        self.server: ServerProcess | None = None
 
     @property
     def mcp_url(self) -> str:
@@ -132,40 +129,28 @@ class EntrypointServer:
         env.update(self.overrides)
         return env
 
+    @property
+    def process(self) -> subprocess.Popen | None:
+        """The process the entrypoint became (gunicorn's master, by `exec`), once launched."""
+        return self.server.process if self.server else None
+
     def launch(self) -> EntrypointServer:
         """Start the process tree without waiting (start several, then wait for each)."""
-        self._log_handle = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
-        self.process = subprocess.Popen(
-            [str(ENTRYPOINT)],
-            cwd=self.workdir,  # the script finds the project itself, as in the image
-            env=self.environment(),
-            stdout=self._log_handle,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        # The script finds the project itself, as in the image.
+        self.server = ServerProcess([str(ENTRYPOINT)], self.log_path, env=self.environment(), cwd=self.workdir)
+        self.server.launch()
         return self
 
     def start(self) -> EntrypointServer:
         return self.launch().wait_ready()
 
     def wait_ready(self, timeout: float = 150) -> EntrypointServer:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited ({self.process.returncode}):\n{self.log_tail()}")
-            try:
-                if httpx2.get(self.local_url + "/readyz", timeout=2).status_code == 200:
-                    return self
-            except httpx2.HTTPError:
-                pass
-            time.sleep(0.25)
-        raise RuntimeError(f"{self.name} not ready after {timeout}s:\n{self.log_tail()}")
+        assert self.server is not None
+        self.server.wait_ready(self.local_url + "/readyz", timeout=timeout)
+        return self
 
     def log_text(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
+        return self.server.log_text() if self.server else ""
 
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log_text().splitlines()[-lines:])
@@ -199,16 +184,8 @@ class EntrypointServer:
         )
 
     def stop(self, drop_database: bool = True) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        if self._log_handle is not None:
-            self._log_handle.close()
-            self._log_handle = None
+        if self.server is not None:
+            self.server.stop(grace=20)
         if drop_database and self.owns_database:
             self.database.drop()
 

@@ -15,14 +15,13 @@ import fcntl
 import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import httpx2
 
+from democlient.processes import ServerProcess
 from tests.support.conformance import CACHE, node_major
 from tests.support.server import free_port
 
@@ -112,7 +111,7 @@ class OidcProvider:
         self.access_token_ttl = access_token_ttl
         self.workdir = Path(tempfile.mkdtemp(prefix="oidc-provider-"))
         self.log_path = self.workdir / "provider.log"
-        self.process: subprocess.Popen | None = None
+        self.server: ServerProcess | None = None
 
     def start(self) -> OidcProvider:
         node, directory = install()
@@ -126,27 +125,10 @@ class OidcProvider:
             "accounts": ACCOUNTS,
             "accessTokenTtl": self.access_token_ttl,
         }
-        log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
-        self._log = log
-        self.process = subprocess.Popen(
-            [node, str(script)],
-            cwd=directory,
-            env={**os.environ, "OP_CONFIG": json.dumps(config)},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"oidc-provider exited:\n{self.log_path.read_text(errors='replace')}")
-            try:
-                if httpx2.get(self.issuer + "/.well-known/openid-configuration", timeout=2).status_code == 200:
-                    return self
-            except httpx2.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"oidc-provider not ready:\n{self.log_path.read_text(errors='replace')}")
+        env = {**os.environ, "OP_CONFIG": json.dumps(config)}
+        self.server = ServerProcess([node, str(script)], self.log_path, env=env, cwd=directory).launch()
+        self.server.wait_ready(self.issuer + "/.well-known/openid-configuration", timeout=60)
+        return self
 
     def register_client(self, callback_url: str) -> tuple[str, str]:
         """A confidential client for one of our servers (client_secret_post, as allauth
@@ -170,11 +152,5 @@ class OidcProvider:
         return httpx2.get(self.issuer + "/me", headers={"Authorization": f"Bearer {access_token}"}, timeout=10)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-        if getattr(self, "_log", None):
-            self._log.close()
+        if self.server is not None:
+            self.server.stop(grace=10)

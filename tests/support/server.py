@@ -8,20 +8,18 @@ import atexit
 import os
 import secrets
 import shutil
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 from contextlib import closing
 from pathlib import Path
 
-import httpx2
 import psycopg
 
-ROOT = Path(__file__).resolve().parents[2]
+from democlient.processes import GUNICORN, READY_PATH, ROOT, ServerProcess, free_port
+
+__all__ = ["ROOT", "LiveServer", "free_port", "postgres_admin_url"]
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo-password-for-tests"
 ADMIN_USERNAME = "admin"
@@ -58,12 +56,6 @@ def _drop_database(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def postgres_admin_url() -> str | None:
     url = os.environ.get("DATABASE_URL", "")
     return url if url.startswith(("postgres://", "postgresql://")) else None
@@ -96,7 +88,7 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.workdir = Path(tempfile.mkdtemp(prefix=f"mcp-{name}-"))
         self.log_path = self.workdir / "server.log"
-        self.process: subprocess.Popen | None = None
+        self.server: ServerProcess | None = None
         self.database_name: str | None = None
         self.given_database = database_url is not None
         self.database_url = database_url or self._create_database()
@@ -104,6 +96,11 @@ class LiveServer:
     @property
     def mcp_url(self) -> str:
         return self.url + "/mcp"
+
+    @property
+    def process(self) -> subprocess.Popen | None:
+        """gunicorn's master process, once started."""
+        return self.server.process if self.server else None
 
     def _create_database(self) -> str:
         admin = postgres_admin_url()
@@ -215,49 +212,16 @@ class LiveServer:
             self._copy_template()
         else:
             self.set_up_database()
-        log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "config.asgi:application", "-c", "gunicorn.conf.py"],
-            cwd=ROOT,
-            env=self.environment(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self._log_handle = log
-        self.wait_ready()
+        self.server = ServerProcess(GUNICORN, self.log_path, env=self.environment()).launch()
+        self.server.wait_ready(self.url + READY_PATH, timeout=60)
         return self
 
-    def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"server exited ({self.process.returncode}):\n{self.log_tail()}")
-            try:
-                response = httpx2.get(self.url + "/.well-known/oauth-authorization-server", timeout=2)
-                if response.status_code == 200:
-                    return
-            except httpx2.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"server not ready after {timeout}s:\n{self.log_tail()}")
-
     def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        return self.server.log_tail(lines) if self.server else ""
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        if getattr(self, "_log_handle", None):
-            self._log_handle.close()
+        if self.server is not None:
+            self.server.stop(grace=20)
         admin = postgres_admin_url()
         if admin and self.database_name and not self.sqlite:
             with psycopg.connect(admin, autocommit=True) as conn:
