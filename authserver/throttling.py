@@ -27,12 +27,12 @@ from axes.backends import AxesStandaloneBackend
 from axes.helpers import get_cool_off
 from django.conf import settings
 from django.db import connection, transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.http import HttpRequest, HttpResponse
 
 from common import audit
+from common.errors import ErrorPage, OAuthError
 
-from .middleware import is_api_path
+from .errors import error_answer
 from .models import RateLimitCounter
 
 
@@ -188,42 +188,37 @@ DESCRIPTIONS = {
 }
 
 
-def wants_page(request: HttpRequest) -> bool:
-    """A person's browser on a page meant for people (not an API endpoint)."""
-    return "text/html" in request.headers.get("Accept", "") and not is_api_path(request.path)
+class Throttled(OAuthError):
+    """The 429 of a limit: JSON (the OAuth error object shape, with `retry_after`), or a page for
+    a person's browser on the sign-in and authorization pages. Raised where no response can be
+    returned too (inside django-oauth-toolkit, e.g. the CIMD permission check), where
+    `authserver.errors.ErrorAnswerMiddleware` turns it into its answer."""
 
-
-def too_many_requests(verdict: Verdict, description: str, request: HttpRequest | None = None) -> HttpResponse:
-    """The 429 answer: JSON (the OAuth error object shape), or a page for a person's browser."""
-    if request is not None and wants_page(request):
-        response = render(
-            request,
-            "authserver/error.html",
+    def __init__(self, verdict: Verdict, description: str) -> None:
+        retry_after = str(verdict.retry_after)
+        page = ErrorPage(
+            429,
             {
                 "title": "Too many requests",
                 "error": "too_many_requests",
                 "description": f"{description} (in {verdict.retry_after} seconds).",
             },
-            status=429,
+            headers={"Retry-After": retry_after},
         )
-    else:
-        response = JsonResponse(
-            {"error": "too_many_requests", "error_description": description, "retry_after": verdict.retry_after},
-            status=429,
+        super().__init__(
+            "too_many_requests",
+            description,
+            429,
+            headers={"Retry-After": retry_after},
+            fields={"retry_after": verdict.retry_after},
+            page=page,
         )
-    response["Retry-After"] = str(verdict.retry_after)
-    response["Cache-Control"] = "no-store"
-    return response
-
-
-class Throttled(Exception):
-    """Raised where no response can be returned (inside django-oauth-toolkit, e.g. the CIMD
-    permission check); `ThrottleMiddleware` turns it into the 429."""
-
-    def __init__(self, name: str, verdict: Verdict) -> None:
-        super().__init__(DESCRIPTIONS[name])
-        self.name = name
         self.verdict = verdict
+
+
+def too_many_requests(verdict: Verdict, description: str, request: HttpRequest) -> HttpResponse:
+    """The 429 answer (`Throttled`) for `request`."""
+    return error_answer(request, Throttled(verdict, description))
 
 
 # A hit already counted for this request before it reached Django, by the refresh grant's lean
@@ -243,7 +238,7 @@ def enforce(name: str, request) -> None:
         verdict = check(name, ip)
     if not verdict.allowed:
         audit.event("throttled", limit=name, ip=ip, hits=verdict.hits, allowed=verdict.limit)
-        raise Throttled(name, verdict)
+        raise Throttled(verdict, DESCRIPTIONS[name])
 
 
 def throttled(name: str, methods: tuple[str, ...] = ("POST",)) -> Callable:
@@ -257,27 +252,12 @@ def throttled(name: str, methods: tuple[str, ...] = ("POST",)) -> Callable:
                 try:
                     enforce(name, request)
                 except Throttled as refusal:
-                    return too_many_requests(refusal.verdict, str(refusal), request)
+                    return error_answer(request, refusal)
             return view(*args, **kwargs)
 
         return wrapper
 
     return decorator
-
-
-class ThrottleMiddleware:
-    """Turns a `Throttled` raised anywhere in a view into the 429 answer."""
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
-
-    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if isinstance(exception, Throttled):
-            return too_many_requests(exception.verdict, str(exception), request)
-        return None
 
 
 class CIMDFetchThrottle:

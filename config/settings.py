@@ -115,13 +115,13 @@ INSTALLED_APPS += [app for app in EXTRA_APPS if app not in INSTALLED_APPS]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "authserver.security.SecurityHeadersMiddleware",  # CSP, referrer policy, no-store (security.py)
+    "authserver.security.SecurityHeadersMiddleware",  # CSP, no-store (security.py)
     "corsheaders.middleware.CorsMiddleware",
     "authserver.middleware.ApiErrorsAsJsonMiddleware",
     # Inside ApiErrorsAsJsonMiddleware, so that their answers (413/431, 429, 503) win over its 500.
     "authserver.security.RequestLimitsMiddleware",
     "authserver.security.DatabaseOutageMiddleware",
-    "authserver.throttling.ThrottleMiddleware",
+    "authserver.errors.ErrorAnswerMiddleware",  # an OAuthError or ErrorPage raised in a view (a 429 too)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
