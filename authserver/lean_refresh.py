@@ -57,6 +57,7 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.types import Message, Receive, Scope, Send
 
 from common import audit
+from common.errors import NO_STORE
 from common.limits import header_problem
 
 from . import throttling
@@ -345,7 +346,7 @@ class LeanRefresh:
         body = json.dumps(answer).encode()
         headers = [
             (b"content-type", b"application/json"),
-            (b"cache-control", b"no-store"),
+            (b"cache-control", NO_STORE.encode()),
             (b"pragma", b"no-cache"),
             (b"expires", http_date().encode()),  # never_cache's
             (b"x-frame-options", settings.X_FRAME_OPTIONS.encode()),
