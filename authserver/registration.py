@@ -56,6 +56,13 @@ def normalise_metadata(body: bytes) -> dict[str, Any]:
 
     Only the authorization code grant (with refresh tokens) exists here, so a client that also
     lists e.g. the device grant gets the code grant alone, as RFC 7591 §3.2.1 allows.
+
+    Checked by hand rather than with the MCP SDK's `OAuthClientMetadata`: its `AnyUrl` rewrites
+    redirect URIs (`HTTP://LOCALHOST/cb` becomes `http://localhost/cb`), which must be registered
+    exactly as sent and compared exactly; it fills in defaults this server must not store (an
+    `application_type` of "native" for a client that named none); and each refusal here is a
+    specific RFC 7591 error (`invalid_redirect_uri` or `invalid_client_metadata`) with a sentence
+    for the developer, not a pydantic report.
     """
     try:
         data = json.loads(body or b"null")
