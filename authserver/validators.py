@@ -108,6 +108,10 @@ def note_client_use(client) -> None:
         Client.objects.filter(pk=client.pk).update(last_used_at=now)
 
 
+def _refresh_event(event: str, client, token, reason: str) -> None:
+    audit.event(event, client_id=getattr(client, "client_id", None), user_id=token.user_id, reason=reason)
+
+
 def assertion_presented(request) -> bool:
     """Whether the request carries RFC 7523 client assertion parameters (either of them)."""
     return bool(getattr(request, "client_assertion", None) or getattr(request, "client_assertion_type", None))
@@ -369,21 +373,15 @@ class MCPOAuth2Validator(OAuth2Validator):
             and token.revoked > timezone.now() - timedelta(seconds=leeway)
             and get_access_token_model().objects.filter(source_refresh_token=token).exists()
         ):
-            audit.event(
-                "refresh_race_refused",
-                client_id=getattr(client, "client_id", None),
-                user_id=token.user_id,
-                reason="rotated a moment ago by a concurrent request; family kept",
+            _refresh_event(
+                "refresh_race_refused", client, token, "rotated a moment ago by a concurrent request; family kept"
             )
             return False
         # Unknown or revoked: DOT decides (a rotated token presented again revokes its family).
         valid = super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
         if not valid and token is not None:
-            audit.event(
-                "refresh_reuse_detected",
-                client_id=getattr(client, "client_id", None),
-                user_id=token.user_id,
-                reason="rotated refresh token presented again; token family revoked",
+            _refresh_event(
+                "refresh_reuse_detected", client, token, "rotated refresh token presented again; token family revoked"
             )
         return valid
 
