@@ -19,8 +19,9 @@ from starlette.types import Message, Send
 # --- OAuth errors and error pages ----------------------------------------------------------------
 
 # The Cache-Control of every answer that carries credentials, codes or a refusal of the moment
-# (RFC 6749 §5.1 asks it of token responses); set by authserver.security.SecurityHeadersMiddleware
-# (and by the two ASGI paths that answer without Django, from this constant).
+# (RFC 6749 §5.1 asks it of token responses): on Django's side set by
+# authserver.security.SecurityHeadersMiddleware alone; the ASGI paths that answer without Django
+# (the lean refresh path, the MCP gate's challenges) send the same value.
 NO_STORE = "no-store"
 
 # The OAuth `error` code of an answer that has none of its own, by HTTP status.
