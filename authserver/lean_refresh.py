@@ -258,7 +258,7 @@ class LeanRefresh:
                     self.pool = pool
         return self.pool
 
-    async def rotate(self, form: Form, ip: str) -> tuple[throttling.Verdict | None, dict | None]:
+    async def rotate(self, form: Form, ip: str) -> tuple[throttling.ThrottleVerdict | None, dict | None]:
         """Count the abuse limit's hit and rotate the refresh token: the limit's verdict, and
         the answer, or None when Django must answer (the limit reached, or not the ordinary
         rotation, or the database failed: Django then says what it says)."""

@@ -127,7 +127,7 @@ def _meta_headers(meta: dict) -> Iterable[tuple[str, str]]:
             yield key, str(value)
 
 
-def error_answer(request: HttpRequest, status: int, title: str, description: str) -> HttpResponse:
+def request_refused(request: HttpRequest, status: int, title: str, description: str) -> HttpResponse:
     """A refusal of these middlewares, as JSON or as a page (errors.wants_page), rendered without
     touching the database or the session (so it also works while the database is down)."""
     page = ErrorPage(status, {"title": title, "error": title, "description": description})
@@ -142,41 +142,41 @@ class RequestLimitsMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         problem = header_problem(_meta_headers(request.META))
         if problem:
-            return error_answer(request, 431, "Request headers too large", problem)
+            return request_refused(request, 431, "Request headers too large", problem)
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            return error_answer(request, 400, "Bad request", "Content-Length is not a number")
+            return request_refused(request, 400, "Bad request", "Content-Length is not a number")
         if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
-            return error_answer(
+            return request_refused(
                 request,
                 413,
                 "Request too large",
                 f"The request body exceeds {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes",
             )
         if length and is_json(request) and json_too_deep(request.body, settings.REQUEST_MAX_JSON_DEPTH):
-            return error_answer(
+            return request_refused(
                 request, 400, "Bad request", f"The JSON body nests deeper than {settings.REQUEST_MAX_JSON_DEPTH} levels"
             )
         if has_nul(request):
             # No identifier, URL or name here may hold one, and PostgreSQL cannot even compare one.
-            return error_answer(request, 400, "Bad request", "The request contains a NUL character")
+            return request_refused(request, 400, "Bad request", "The request contains a NUL character")
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         # Django answers these itself with a 400, but an outer middleware would make them 500s.
         if isinstance(exception, RequestDataTooBig):
-            return error_answer(request, 413, "Request too large", "The request body is too large")
+            return request_refused(request, 413, "Request too large", "The request body is too large")
         if isinstance(exception, SuspiciousOperation):
-            return error_answer(request, 400, "Bad request", "The server could not understand this request")
+            return request_refused(request, 400, "Bad request", "The server could not understand this request")
         if isinstance(exception, MultiPartParserError | UnicodeDecodeError):
             # Raised when a view first reads request.POST: a multipart body without a usable
             # boundary, or bytes its declared charset cannot decode.
-            return error_answer(request, 400, "Bad request", "The request body could not be parsed as declared")
+            return request_refused(request, 400, "Bad request", "The request body could not be parsed as declared")
         if isinstance(exception, DataError):
             # A value the database cannot store (too long for its column, say): the client's data.
             logger.warning("data refused by the database on %s: %s", request.path, exception)
-            return error_answer(request, 400, "Bad request", "The request contains a value this server cannot store")
+            return request_refused(request, 400, "Bad request", "The request contains a value this server cannot store")
         return None
 
 
@@ -236,7 +236,7 @@ class DatabaseOutageMiddleware:
     def unavailable(self, request: HttpRequest) -> HttpResponse:
         logger.warning("database unavailable on %s", request.path)
         _drop_broken_connections()
-        response = error_answer(
+        response = request_refused(
             request, 503, "Temporarily unavailable", "The service is temporarily unavailable; retry shortly"
         )
         response["Retry-After"] = str(settings.DATABASE_OUTAGE_RETRY_AFTER)

@@ -15,7 +15,7 @@ from django.test import RequestFactory
 from authserver import validators
 from authserver.errors import ErrorAnswerMiddleware, error_answer, oauth_answer, wants_page
 from authserver.security import SecurityHeadersMiddleware
-from authserver.throttling import Throttled, Verdict
+from authserver.throttling import Throttled, ThrottleVerdict
 from common.errors import NO_STORE, ErrorPage, OAuthError
 
 HTML = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
@@ -81,7 +81,7 @@ def test_an_error_with_a_page_is_the_page_for_a_browser_and_json_for_a_program()
 def test_a_raised_error_becomes_its_answer() -> None:
     middleware = ErrorAnswerMiddleware(lambda request: HttpResponse())
     request = factory.get("/accounts/login/", HTTP_ACCEPT=HTML)
-    verdict = Verdict(allowed=False, hits=9, limit=5, retry_after=42)
+    verdict = ThrottleVerdict(allowed=False, hits=9, limit=5, retry_after=42)
     page = middleware.process_exception(request, Throttled(verdict, "Slow down"))
     assert page.status_code == 429
     assert page["Retry-After"] == "42"
