@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from allauth.socialaccount.models import SocialAccount
@@ -21,7 +22,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Case, Count, IntegerField, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models import Case, Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -154,55 +155,44 @@ class ClientForm(ApplicationForm):
 
 
 # --- List filters ----------------------------------------------------------------------------------------
-class StatusFilter(admin.SimpleListFilter):
+class ChoiceFilter(admin.SimpleListFilter):
+    """A list filter written as a table: each choice's value, its label, and the rows it keeps
+    (a function, so that "now" is the time of the request)."""
+
+    choices_table: dict[str, tuple[str, Callable[[], Q]]] = {}
+
+    def lookups(self, request, model_admin):
+        return [(value, label) for value, (label, _rows) in self.choices_table.items()]
+
+    def queryset(self, request, queryset):
+        chosen = self.choices_table.get(self.value() or "")
+        return queryset if chosen is None else queryset.filter(chosen[1]())
+
+
+def used_since(days: int) -> Q:
+    return Q(last_used_at__gte=timezone.now() - timedelta(days=days))
+
+
+class StatusFilter(ChoiceFilter):
     title = "status"
     parameter_name = "status"
-
-    def lookups(self, request, model_admin):
-        return (
-            ("active", "Active"),
-            ("disabled", "Disabled"),
-            ("pending", "Waiting for approval"),
-            ("quarantined", "Quarantined"),
-        )
-
-    def queryset(self, request, queryset):
-        value = self.value()
-        if value == "active":
-            return queryset.filter(is_enabled=True, approval=Client.Approval.APPROVED)
-        if value == "disabled":
-            return queryset.filter(is_enabled=False)
-        if value == "pending":
-            return queryset.filter(approval=Client.Approval.PENDING)
-        if value == "quarantined":
-            return queryset.filter(approval=Client.Approval.QUARANTINED)
-        return queryset
+    choices_table = {
+        "active": ("Active", lambda: Q(is_enabled=True, approval=Client.Approval.APPROVED)),
+        "disabled": ("Disabled", lambda: Q(is_enabled=False)),
+        "pending": ("Waiting for approval", lambda: Q(approval=Client.Approval.PENDING)),
+        "quarantined": ("Quarantined", lambda: Q(approval=Client.Approval.QUARANTINED)),
+    }
 
 
-class LastUsedFilter(admin.SimpleListFilter):
+class LastUsedFilter(ChoiceFilter):
     title = "last used"
     parameter_name = "used"
-
-    def lookups(self, request, model_admin):
-        return (
-            ("7d", "In the last 7 days"),
-            ("30d", "In the last 30 days"),
-            ("old", "Over 30 days ago"),
-            ("never", "Never"),
-        )
-
-    def queryset(self, request, queryset):
-        now = timezone.now()
-        value = self.value()
-        if value == "7d":
-            return queryset.filter(last_used_at__gte=now - timedelta(days=7))
-        if value == "30d":
-            return queryset.filter(last_used_at__gte=now - timedelta(days=30))
-        if value == "old":
-            return queryset.filter(last_used_at__lt=now - timedelta(days=30))
-        if value == "never":
-            return queryset.filter(last_used_at__isnull=True)
-        return queryset
+    choices_table = {
+        "7d": ("In the last 7 days", lambda: used_since(7)),
+        "30d": ("In the last 30 days", lambda: used_since(30)),
+        "old": ("Over 30 days ago", lambda: Q(last_used_at__lt=timezone.now() - timedelta(days=30))),
+        "never": ("Never", lambda: Q(last_used_at__isnull=True)),
+    }
 
 
 # --- The two lists ----------------------------------------------------------------------------------------

@@ -145,22 +145,26 @@ def _decode(assertion: str, key: jwt.PyJWK, algorithm: str, client_id: str) -> d
             # aud is checked below: exactly one accepted value, which PyJWT's any-of match does not say.
             options={"require": REQUIRED_CLAIMS, "verify_aud": False},
         )
-    except jwt.MissingRequiredClaimError as exc:
-        raise AssertionRefused(exc.claim, f"The client_assertion has no {exc.claim} claim (RFC 7523 §3)") from exc
-    except jwt.ExpiredSignatureError as exc:
-        raise AssertionRefused("exp", "The client_assertion has expired (its exp is in the past)") from exc
-    except jwt.ImmatureSignatureError as exc:
-        raise AssertionRefused(
-            "iat/nbf", "The client_assertion is not valid yet (its iat or nbf is in the future)"
-        ) from exc
-    except jwt.InvalidIssuerError as exc:
-        raise AssertionRefused("iss", f"The client_assertion's iss must be the client id {client_id}") from exc
-    except jwt.InvalidSignatureError as exc:
-        raise AssertionRefused(
-            "signature", "The client_assertion's signature does not verify with the client's key"
-        ) from exc
     except jwt.PyJWTError as exc:
-        raise AssertionRefused("format", f"The client_assertion could not be read: {exc}") from exc
+        raise decoding_refusal(exc, client_id) from exc
+
+
+# PyJWT's refusals (the most specific first): the rule each breaks, and what the client is told.
+DECODING_REFUSALS: tuple[tuple[type[jwt.PyJWTError], str, str], ...] = (
+    (jwt.ExpiredSignatureError, "exp", "The client_assertion has expired (its exp is in the past)"),
+    (jwt.ImmatureSignatureError, "iat/nbf", "The client_assertion is not valid yet (its iat or nbf is in the future)"),
+    (jwt.InvalidIssuerError, "iss", "The client_assertion's iss must be the client id {client_id}"),
+    (jwt.InvalidSignatureError, "signature", "The client_assertion's signature does not verify with the client's key"),
+)
+
+
+def decoding_refusal(exc: jwt.PyJWTError, client_id: str) -> AssertionRefused:
+    if isinstance(exc, jwt.MissingRequiredClaimError):
+        return AssertionRefused(exc.claim, f"The client_assertion has no {exc.claim} claim (RFC 7523 §3)")
+    for kind, rule, description in DECODING_REFUSALS:
+        if isinstance(exc, kind):
+            return AssertionRefused(rule, description.format(client_id=client_id))
+    return AssertionRefused("format", f"The client_assertion could not be read: {exc}")
 
 
 def _check_claims(claims: dict[str, Any], client_id: str) -> None:

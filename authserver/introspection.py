@@ -22,6 +22,7 @@ import hashlib
 import time
 from urllib.parse import unquote_plus
 
+from cachetools import TTLCache
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, identify_hasher
 from django.http import HttpRequest, JsonResponse
@@ -30,12 +31,13 @@ from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.models import get_access_token_model
 
 from common import audit
+from common.errors import OAuthError
 from common.tokens import TokenFacts
 from common.tokens import refusal as token_refusal
 
 from . import client_auth
+from .errors import oauth_answer
 from .hashers import upgrade_client_secret
-from .middleware import json_error
 from .models import Client
 
 MAX_TOKEN_LENGTH = 512
@@ -45,7 +47,7 @@ CLIENT_NAME = "MCP resource server (token introspection)"
 # A resource server introspects on every cache miss, so a secret that verified is remembered
 # for a few minutes in this process (as a digest; another process simply checks it again).
 CREDENTIAL_MEMO_SECONDS = 300
-_verified_credentials: dict[str, float] = {}
+_verified_credentials: TTLCache[str, bool] = TTLCache(maxsize=64, ttl=CREDENTIAL_MEMO_SECONDS, timer=time.monotonic)
 
 
 def enabled() -> bool:
@@ -71,8 +73,7 @@ def presented_credentials(request: HttpRequest) -> tuple[str, str] | None:
 
 def secret_matches(client: Client, secret: str) -> bool:
     memo_key = hashlib.sha256(f"{client.client_id}\0{secret}\0{client.client_secret}".encode()).hexdigest()
-    now = time.monotonic()
-    if _verified_credentials.get(memo_key, 0) > now:
+    if memo_key in _verified_credentials:
         return True
     try:
         identify_hasher(client.client_secret)
@@ -81,9 +82,7 @@ def secret_matches(client: Client, secret: str) -> bool:
         matches = constant_time_compare(secret, client.client_secret)
     if matches:
         upgrade_client_secret(secret, client.client_secret)
-        if len(_verified_credentials) > 64:
-            _verified_credentials.clear()
-        _verified_credentials[memo_key] = now + CREDENTIAL_MEMO_SECONDS
+        _verified_credentials[memo_key] = True
     return matches
 
 
@@ -115,9 +114,9 @@ def assertion_client(request: HttpRequest) -> Client:
 
 
 def client_refusal(description: str) -> JsonResponse:
-    response = JsonResponse({"error": "invalid_client", "error_description": description}, status=401)
-    response["WWW-Authenticate"] = 'Basic realm="introspection"'
-    return no_store(response)
+    return oauth_answer(
+        OAuthError("invalid_client", description, 401, headers={"WWW-Authenticate": 'Basic realm="introspection"'})
+    )
 
 
 def token_claims(token_value: str) -> dict:
@@ -153,22 +152,13 @@ def token_claims(token_value: str) -> dict:
     }
 
 
-def no_store(response: JsonResponse) -> JsonResponse:
-    response["Cache-Control"] = "no-store"
-    response["Pragma"] = "no-cache"
-    return response
-
-
 @csrf_exempt  # called by servers with client credentials, never by a browser with cookies
 def introspect(request: HttpRequest) -> JsonResponse:
+    """The RFC 7662 endpoint (no-store on every answer: authserver.security)."""
     if not enabled():
-        return json_error(404, f"There is nothing at {request.path}")
+        return oauth_answer(OAuthError.for_status(404, f"There is nothing at {request.path}"))
     if request.method != "POST":
-        response = JsonResponse(
-            {"error": "invalid_request", "error_description": "Introspection takes a POST"}, status=405
-        )
-        response["Allow"] = "POST"
-        return response
+        return oauth_answer(OAuthError("invalid_request", "Introspection takes a POST", 405, headers={"Allow": "POST"}))
     if "client_assertion" in request.POST or "client_assertion_type" in request.POST:
         try:
             assertion_client(request)
@@ -186,12 +176,8 @@ def introspect(request: HttpRequest) -> JsonResponse:
         return client_refusal("Only the resource server's own client may introspect")
     token_value = request.POST.get("token")
     if not token_value:
-        return no_store(
-            JsonResponse(
-                {"error": "invalid_request", "error_description": "The token parameter is missing"}, status=400
-            )
-        )
-    return no_store(JsonResponse(token_claims(token_value)))
+        return oauth_answer(OAuthError("invalid_request", "The token parameter is missing"))
+    return JsonResponse(token_claims(token_value))
 
 
 def ensure_introspection_client() -> str:

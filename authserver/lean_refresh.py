@@ -57,6 +57,7 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.types import Message, Receive, Scope, Send
 
 from common import audit
+from common.errors import NO_STORE
 from common.limits import header_problem
 
 from . import throttling
@@ -257,7 +258,7 @@ class LeanRefresh:
                     self.pool = pool
         return self.pool
 
-    async def rotate(self, form: Form, ip: str) -> tuple[throttling.Verdict | None, dict | None]:
+    async def rotate(self, form: Form, ip: str) -> tuple[throttling.ThrottleVerdict | None, dict | None]:
         """Count the abuse limit's hit and rotate the refresh token: the limit's verdict, and
         the answer, or None when Django must answer (the limit reached, or not the ordinary
         rotation, or the database failed: Django then says what it says)."""
@@ -345,7 +346,7 @@ class LeanRefresh:
         body = json.dumps(answer).encode()
         headers = [
             (b"content-type", b"application/json"),
-            (b"cache-control", b"no-store"),
+            (b"cache-control", NO_STORE.encode()),
             (b"pragma", b"no-cache"),
             (b"expires", http_date().encode()),  # never_cache's
             (b"x-frame-options", settings.X_FRAME_OPTIONS.encode()),

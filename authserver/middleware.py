@@ -8,39 +8,16 @@ JSON even then.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
+
+from common.documents import open_to_every_origin
+from common.errors import OAuthError
+
+from .errors import is_api_path, oauth_answer
 
 logger = logging.getLogger("authserver")
-
-API_PATH = re.compile(r"^/(\.well-known(/.*)?|token/?|register(/.*)?|revoke/?)$")
-
-ERROR_CODES = {
-    400: "invalid_request",
-    401: "invalid_client",
-    403: "access_denied",
-    404: "not_found",
-    405: "invalid_request",
-    413: "invalid_request",
-    415: "invalid_request",
-    429: "too_many_requests",
-}
-
-
-def is_api_path(path: str) -> bool:
-    return bool(API_PATH.match(path))
-
-
-def json_error(status: int, description: str) -> JsonResponse:
-    return JsonResponse(
-        {
-            "error": ERROR_CODES.get(status, "server_error" if status >= 500 else "invalid_request"),
-            "error_description": description,
-        },
-        status=status,
-    )
 
 
 class ApiErrorsAsJsonMiddleware:
@@ -52,23 +29,24 @@ class ApiErrorsAsJsonMiddleware:
         if response.status_code < 400 or not is_api_path(request.path):
             return response
         if response.get("Content-Type", "").startswith("application/json"):
-            if request.path.startswith("/.well-known/"):
-                response.setdefault("Access-Control-Allow-Origin", "*")
-            return response
+            return discovery_open_to_browsers(request, response)
         description = {
             404: f"There is nothing at {request.path}",
             405: f"{request.method} is not allowed on {request.path}",
         }.get(response.status_code, "The request could not be processed")
-        replacement = json_error(response.status_code, description)
-        for header in ("Allow", "WWW-Authenticate", "Retry-After", "Access-Control-Allow-Origin"):
-            if header in response:
-                replacement[header] = response[header]
-        if request.path.startswith("/.well-known/"):
-            replacement["Access-Control-Allow-Origin"] = "*"
-        return replacement
+        kept = ("Allow", "WWW-Authenticate", "Retry-After", "Access-Control-Allow-Origin")
+        headers = {header: response[header] for header in kept if header in response}
+        return discovery_open_to_browsers(
+            request, oauth_answer(OAuthError.for_status(response.status_code, description, headers=headers))
+        )
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not is_api_path(request.path):
             return None
         logger.error("Unhandled error on %s", request.path, exc_info=exception)
-        return json_error(500, "The server could not process this request")
+        return oauth_answer(OAuthError.for_status(500, "The server could not process this request"))
+
+
+def discovery_open_to_browsers(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """Any web page may read the errors of the discovery paths too, as their documents."""
+    return open_to_every_origin(response) if request.path.startswith("/.well-known/") else response

@@ -25,9 +25,11 @@ from oauth2_provider.scopes import get_scopes_backend
 from oauth2_provider.views import DynamicClientRegistrationManagementView, DynamicClientRegistrationView
 
 from common import audit
+from common.errors import OAuthError
 
 from . import throttling
 from .client_documents import PRIVATE_KEY_JWT, MetadataProblem, client_authentication
+from .errors import oauth_answer
 from .models import Client
 from .redirects import application_type_problem, redirect_uri_problem
 from .server_scopes import server_scopes
@@ -42,14 +44,11 @@ class OpenRegistrationPermission:
         return True
 
 
-class MetadataError(Exception):
-    def __init__(self, error: str, description: str) -> None:
-        super().__init__(description)
-        self.error = error
-        self.description = description
+class MetadataError(OAuthError):
+    """Client metadata this server will not register (RFC 7591 §3.2.2): a 400."""
 
-    def response(self) -> JsonResponse:
-        return JsonResponse({"error": self.error, "error_description": self.description}, status=400)
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(error, description, 400)
 
 
 def normalise_metadata(body: bytes) -> dict[str, Any]:
@@ -57,6 +56,13 @@ def normalise_metadata(body: bytes) -> dict[str, Any]:
 
     Only the authorization code grant (with refresh tokens) exists here, so a client that also
     lists e.g. the device grant gets the code grant alone, as RFC 7591 §3.2.1 allows.
+
+    Checked by hand rather than with the MCP SDK's `OAuthClientMetadata`: its `AnyUrl` rewrites
+    redirect URIs (`HTTP://LOCALHOST/cb` becomes `http://localhost/cb`), which must be registered
+    exactly as sent and compared exactly; it fills in defaults this server must not store (an
+    `application_type` of "native" for a client that named none); and each refusal here is a
+    specific RFC 7591 error (`invalid_redirect_uri` or `invalid_client_metadata`) with a sentence
+    for the developer, not a pydantic report.
     """
     try:
         data = json.loads(body or b"null")
@@ -182,9 +188,7 @@ def _complete_response(response: HttpResponse, metadata: dict[str, Any], issued_
     if "client_secret" in data:
         data["client_secret_expires_at"] = 0
     data["registration_client_uri"] = f"{settings.PUBLIC_URL}/register/{data['client_id']}"
-    completed = JsonResponse(data, status=response.status_code)
-    completed["Cache-Control"] = "no-store"
-    return completed
+    return JsonResponse(data, status=response.status_code)  # no-store: authserver.security
 
 
 class RegistrationView(DynamicClientRegistrationView):
@@ -193,11 +197,11 @@ class RegistrationView(DynamicClientRegistrationView):
         verdict = throttling.check("register", throttling.client_ip(request))
         if not verdict.allowed:
             audit.event("registration_throttled", ip=throttling.client_ip(request))
-            return throttling.too_many_requests(verdict, throttling.DESCRIPTIONS["register"])
+            return throttling.too_many_requests(verdict, throttling.DESCRIPTIONS["register"], request)
         try:
             metadata = normalise_metadata(request.body)
         except MetadataError as error:
-            return error.response()
+            return oauth_answer(error)
         _with_normalised_body(request, metadata)
         with transaction.atomic():
             response = super().post(request, *args, **kwargs)
@@ -222,9 +226,7 @@ class RegistrationManagementView(DynamicClientRegistrationManagementView):
         data = json.loads(response.content)
         data.update(_registered_metadata(Client.objects.get(client_id=client_id)))
         data["registration_client_uri"] = f"{settings.PUBLIC_URL}/register/{client_id}"
-        completed = JsonResponse(data)
-        completed["Cache-Control"] = "no-store"
-        return completed
+        return JsonResponse(data)  # no-store: authserver.security
 
     def put(self, request: HttpRequest, client_id: str, *args, **kwargs) -> HttpResponse:
         try:
@@ -232,7 +234,7 @@ class RegistrationManagementView(DynamicClientRegistrationManagementView):
         except MetadataError as error:
             # Authenticate first, so an anonymous caller learns nothing about the client.
             denied = self._authenticate_registration_request(request, client_id)
-            return denied if isinstance(denied, HttpResponse) else error.response()
+            return denied if isinstance(denied, HttpResponse) else oauth_answer(error)
         _with_normalised_body(request, metadata)
         with transaction.atomic():
             response = super().put(request, client_id, *args, **kwargs)

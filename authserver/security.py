@@ -1,8 +1,10 @@
 """Cross-cutting protections of the Django side (every path but `/mcp`):
 
 - `SecurityHeadersMiddleware`: a Content-Security-Policy (our own origin only, no inline code,
-  no framing), a Referrer-Policy, and `Cache-Control: no-store` on the pages and endpoints that
-  carry credentials (sign-in, consent, token, registration).
+  no framing), and `Cache-Control: no-store` on the pages and endpoints that carry credentials
+  (sign-in, consent, token, registration, introspection) and on every refusal of the moment (429,
+  503): the one place that sets it. (Django's SecurityMiddleware sets Referrer-Policy and
+  X-Content-Type-Options, from SECURE_REFERRER_POLICY and SECURE_CONTENT_TYPE_NOSNIFF.)
 - `RequestLimitsMiddleware`: oversized bodies and header sections, JSON nested too deep and NUL
   characters are refused before anything parses or stores them (413/431/400); a library's
   `SuspiciousOperation`, a body Django cannot parse (malformed multipart, a charset that does
@@ -26,13 +28,13 @@ from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.signals import got_request_exception
 from django.db import DataError, InterfaceError, OperationalError, connections
 from django.dispatch import receiver
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
-from django.template.loader import render_to_string
 
+from common.errors import NO_STORE, ErrorPage, OAuthError
 from common.limits import header_problem
 
-from .middleware import is_api_path, json_error
+from . import errors
 
 logger = logging.getLogger("authserver")
 
@@ -54,7 +56,18 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 # Paths whose answers carry credentials, codes, or a form bound to a sign-in: never stored by
 # a browser or a proxy (RFC 6749 §5.1 asks it of token responses).
-NO_STORE_PREFIXES = ("/authorize", "/token", "/revoke", "/register", "/accounts/", "/account/", "/admin/")
+NO_STORE_PREFIXES = (
+    "/authorize",
+    "/token",
+    "/revoke",
+    "/register",
+    "/introspect",
+    "/accounts/",
+    "/account/",
+    "/admin/",
+)
+# Refusals that hold for a moment only (Retry-After): a stored copy would outlive them.
+NO_STORE_STATUSES = (429, 503)
 
 DATABASE_ERRORS = (OperationalError, InterfaceError)
 
@@ -66,10 +79,8 @@ class SecurityHeadersMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        response.setdefault("Referrer-Policy", settings.SECURE_REFERRER_POLICY or "same-origin")
-        response.setdefault("X-Content-Type-Options", "nosniff")
-        if request.path.startswith(NO_STORE_PREFIXES):
-            response["Cache-Control"] = "no-store"
+        if request.path.startswith(NO_STORE_PREFIXES) or response.status_code in NO_STORE_STATUSES:
+            response["Cache-Control"] = NO_STORE
             response["Pragma"] = "no-cache"
         return response
 
@@ -116,25 +127,12 @@ def _meta_headers(meta: dict) -> Iterable[tuple[str, str]]:
             yield key, str(value)
 
 
-def error_answer(request: HttpRequest, status: int, title: str, description: str) -> HttpResponse:
-    """An error in the path's own format, rendered without touching the database or the session
-    (so it also works while the database is down)."""
-    if is_api_path(request.path) or "text/html" not in request.headers.get("Accept", ""):
-        response = json_error(status, description)
-        if status == 503:
-            response = JsonResponse({"error": "temporarily_unavailable", "error_description": description}, status=503)
-        return response
-    page = render_to_string(
-        "authserver/error.html",
-        {
-            "title": title,
-            "error": title,
-            "description": description,
-            "site_name": settings.OAUTH2_PROVIDER["OAUTH2_PROTECTED_RESOURCE_NAME"],
-            "public_url": settings.PUBLIC_URL,
-        },
-    )
-    return HttpResponse(page, status=status, content_type="text/html; charset=utf-8")
+def request_refused(request: HttpRequest, status: int, title: str, description: str) -> HttpResponse:
+    """A refusal of these middlewares, as JSON or as a page (errors.wants_page), rendered without
+    touching the database or the session (so it also works while the database is down)."""
+    page = ErrorPage(status, {"title": title, "error": title, "description": description})
+    error = OAuthError.for_status(status, description, page=page)
+    return errors.error_answer(request, error, offline=True)
 
 
 class RequestLimitsMiddleware:
@@ -144,41 +142,41 @@ class RequestLimitsMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         problem = header_problem(_meta_headers(request.META))
         if problem:
-            return error_answer(request, 431, "Request headers too large", problem)
+            return request_refused(request, 431, "Request headers too large", problem)
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            return error_answer(request, 400, "Bad request", "Content-Length is not a number")
+            return request_refused(request, 400, "Bad request", "Content-Length is not a number")
         if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
-            return error_answer(
+            return request_refused(
                 request,
                 413,
                 "Request too large",
                 f"The request body exceeds {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes",
             )
         if length and is_json(request) and json_too_deep(request.body, settings.REQUEST_MAX_JSON_DEPTH):
-            return error_answer(
+            return request_refused(
                 request, 400, "Bad request", f"The JSON body nests deeper than {settings.REQUEST_MAX_JSON_DEPTH} levels"
             )
         if has_nul(request):
             # No identifier, URL or name here may hold one, and PostgreSQL cannot even compare one.
-            return error_answer(request, 400, "Bad request", "The request contains a NUL character")
+            return request_refused(request, 400, "Bad request", "The request contains a NUL character")
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         # Django answers these itself with a 400, but an outer middleware would make them 500s.
         if isinstance(exception, RequestDataTooBig):
-            return error_answer(request, 413, "Request too large", "The request body is too large")
+            return request_refused(request, 413, "Request too large", "The request body is too large")
         if isinstance(exception, SuspiciousOperation):
-            return error_answer(request, 400, "Bad request", "The server could not understand this request")
+            return request_refused(request, 400, "Bad request", "The server could not understand this request")
         if isinstance(exception, MultiPartParserError | UnicodeDecodeError):
             # Raised when a view first reads request.POST: a multipart body without a usable
             # boundary, or bytes its declared charset cannot decode.
-            return error_answer(request, 400, "Bad request", "The request body could not be parsed as declared")
+            return request_refused(request, 400, "Bad request", "The request body could not be parsed as declared")
         if isinstance(exception, DataError):
             # A value the database cannot store (too long for its column, say): the client's data.
             logger.warning("data refused by the database on %s: %s", request.path, exception)
-            return error_answer(request, 400, "Bad request", "The request contains a value this server cannot store")
+            return request_refused(request, 400, "Bad request", "The request contains a value this server cannot store")
         return None
 
 
@@ -238,9 +236,8 @@ class DatabaseOutageMiddleware:
     def unavailable(self, request: HttpRequest) -> HttpResponse:
         logger.warning("database unavailable on %s", request.path)
         _drop_broken_connections()
-        response = error_answer(
+        response = request_refused(
             request, 503, "Temporarily unavailable", "The service is temporarily unavailable; retry shortly"
         )
         response["Retry-After"] = str(settings.DATABASE_OUTAGE_RETRY_AFTER)
-        response["Cache-Control"] = "no-store"
         return response

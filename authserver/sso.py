@@ -26,10 +26,12 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.http import HttpRequest
-from django.shortcuts import render
 from django.urls import reverse
 
 from common import audit
+from common.errors import ErrorPage
+
+from .errors import page_answer
 
 # The messages allauth adds on sign-in and sign-out: the pages say who is signed in already.
 QUIET_MESSAGES = ("account/messages/logged_in.txt", "account/messages/logged_out.txt")
@@ -86,13 +88,8 @@ def upstream_groups(sociallogin: SocialLogin) -> set[str]:
 def refusal(request: HttpRequest, sociallogin: SocialLogin, reason: str, title: str, description: str, hint: str):
     """Stop this sign-in with a page that says why (403), and record it."""
     audit.event("sso_login_refused", provider=sociallogin.account.provider, reason=reason)
-    page = render(
-        request,
-        "authserver/error.html",
-        {"error": reason, "title": title, "description": description, "hint": hint},
-        status=403,
-    )
-    return ImmediateHttpResponse(page)
+    page = ErrorPage(403, {"error": reason, "title": title, "description": description, "hint": hint})
+    return ImmediateHttpResponse(page_answer(request, page))
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):

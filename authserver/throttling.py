@@ -27,17 +27,17 @@ from axes.backends import AxesStandaloneBackend
 from axes.helpers import get_cool_off
 from django.conf import settings
 from django.db import connection, transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.http import HttpRequest, HttpResponse
 
 from common import audit
+from common.errors import ErrorPage, OAuthError
 
-from .middleware import is_api_path
+from .errors import error_answer
 from .models import RateLimitCounter
 
 
 @dataclass(frozen=True)
-class Verdict:
+class ThrottleVerdict:
     allowed: bool
     hits: int
     limit: int
@@ -82,7 +82,7 @@ def counting():
         yield cursor
 
 
-def hit(key: str, limit: int, window: int, now: float | None = None, cursor=None) -> Verdict:
+def hit(key: str, limit: int, window: int, now: float | None = None, cursor=None) -> ThrottleVerdict:
     """Count one hit for `key`; allowed while the window's count stays within `limit`."""
     now = time.time() if now is None else now
     window_start = int(now // window) * window
@@ -96,9 +96,9 @@ def hit(key: str, limit: int, window: int, now: float | None = None, cursor=None
     return verdict(hits, limit, window_start, window, now)
 
 
-def verdict(hits: int, limit: int, window_start: int, window: int, now: float) -> Verdict:
+def verdict(hits: int, limit: int, window_start: int, window: int, now: float) -> ThrottleVerdict:
     retry_after = max(1, math.ceil(window_start + window - now))
-    return Verdict(allowed=hits <= limit, hits=hits, limit=limit, retry_after=retry_after)
+    return ThrottleVerdict(allowed=hits <= limit, hits=hits, limit=limit, retry_after=retry_after)
 
 
 def pair_sql(quiet: bool) -> str:
@@ -118,14 +118,18 @@ def pair_params(name: str, ip: str, limit: Limit, now: float) -> tuple[list, int
     return [f"{name}:ip:{ip}"[:200], window_start, f"{name}:all", window_start, limit.per_ip], window_start
 
 
-def pair_verdicts(row: tuple, limit: Limit, window_start: int, now: float) -> tuple[Verdict, Verdict | None]:
+def pair_verdicts(
+    row: tuple, limit: Limit, window_start: int, now: float
+) -> tuple[ThrottleVerdict, ThrottleVerdict | None]:
     ip_hits, total_hits = row[:2]
     per_ip = verdict(ip_hits, limit.per_ip, window_start, limit.window, now)
     total = None if total_hits is None else verdict(total_hits, limit.total, window_start, limit.window, now)
     return per_ip, total
 
 
-def count_hits(name: str, ip: str, limit: Limit, now: float | None = None) -> tuple[Verdict, Verdict | None]:
+def count_hits(
+    name: str, ip: str, limit: Limit, now: float | None = None
+) -> tuple[ThrottleVerdict, ThrottleVerdict | None]:
     """Count a hit for `ip` and, while `ip` is within its own limit, for everyone: the two
     verdicts (the second None when it was not counted)."""
     now = time.time() if now is None else now
@@ -152,7 +156,7 @@ def client_ip(request) -> str:
     return meta.get("REMOTE_ADDR", "") or "unknown"
 
 
-def check(name: str, ip: str, now: float | None = None) -> Verdict:
+def check(name: str, ip: str, now: float | None = None) -> ThrottleVerdict:
     """Count one hit of limit `name` (settings.THROTTLES) for `ip` and in total: the first
     refusal, or the per-IP verdict when both allow.
 
@@ -162,7 +166,7 @@ def check(name: str, ip: str, now: float | None = None) -> Verdict:
     return decision(*count_hits(name, ip, Limit(*settings.THROTTLES[name]), now))
 
 
-def decision(per_ip: Verdict, total: Verdict | None) -> Verdict:
+def decision(per_ip: ThrottleVerdict, total: ThrottleVerdict | None) -> ThrottleVerdict:
     """The per-address refusal, else the total's, else the per-address verdict."""
     if not per_ip.allowed or total is None:
         return per_ip
@@ -188,48 +192,43 @@ DESCRIPTIONS = {
 }
 
 
-def wants_page(request: HttpRequest) -> bool:
-    """A person's browser on a page meant for people (not an API endpoint)."""
-    return "text/html" in request.headers.get("Accept", "") and not is_api_path(request.path)
+class Throttled(OAuthError):
+    """The 429 of a limit: JSON (the OAuth error object shape, with `retry_after`), or a page for
+    a person's browser on the sign-in and authorization pages. Raised where no response can be
+    returned too (inside django-oauth-toolkit, e.g. the CIMD permission check), where
+    `authserver.errors.ErrorAnswerMiddleware` turns it into its answer."""
 
-
-def too_many_requests(verdict: Verdict, description: str, request: HttpRequest | None = None) -> HttpResponse:
-    """The 429 answer: JSON (the OAuth error object shape), or a page for a person's browser."""
-    if request is not None and wants_page(request):
-        response = render(
-            request,
-            "authserver/error.html",
+    def __init__(self, verdict: ThrottleVerdict, description: str) -> None:
+        retry_after = str(verdict.retry_after)
+        page = ErrorPage(
+            429,
             {
                 "title": "Too many requests",
                 "error": "too_many_requests",
                 "description": f"{description} (in {verdict.retry_after} seconds).",
             },
-            status=429,
+            headers={"Retry-After": retry_after},
         )
-    else:
-        response = JsonResponse(
-            {"error": "too_many_requests", "error_description": description, "retry_after": verdict.retry_after},
-            status=429,
+        super().__init__(
+            "too_many_requests",
+            description,
+            429,
+            headers={"Retry-After": retry_after},
+            fields={"retry_after": verdict.retry_after},
+            page=page,
         )
-    response["Retry-After"] = str(verdict.retry_after)
-    response["Cache-Control"] = "no-store"
-    return response
-
-
-class Throttled(Exception):
-    """Raised where no response can be returned (inside django-oauth-toolkit, e.g. the CIMD
-    permission check); `ThrottleMiddleware` turns it into the 429."""
-
-    def __init__(self, name: str, verdict: Verdict) -> None:
-        super().__init__(DESCRIPTIONS[name])
-        self.name = name
         self.verdict = verdict
+
+
+def too_many_requests(verdict: ThrottleVerdict, description: str, request: HttpRequest) -> HttpResponse:
+    """The 429 answer (`Throttled`) for `request`."""
+    return error_answer(request, Throttled(verdict, description))
 
 
 # A hit already counted for this request before it reached Django, by the refresh grant's lean
 # path when it hands the request over (authserver/lean_refresh.py): (limit name, verdict). A
 # context variable, so that no client can set it.
-counted: ContextVar[tuple[str, Verdict] | None] = ContextVar("throttle_counted", default=None)
+counted: ContextVar[tuple[str, ThrottleVerdict] | None] = ContextVar("throttle_counted", default=None)
 
 
 def enforce(name: str, request) -> None:
@@ -243,7 +242,7 @@ def enforce(name: str, request) -> None:
         verdict = check(name, ip)
     if not verdict.allowed:
         audit.event("throttled", limit=name, ip=ip, hits=verdict.hits, allowed=verdict.limit)
-        raise Throttled(name, verdict)
+        raise Throttled(verdict, DESCRIPTIONS[name])
 
 
 def throttled(name: str, methods: tuple[str, ...] = ("POST",)) -> Callable:
@@ -257,27 +256,12 @@ def throttled(name: str, methods: tuple[str, ...] = ("POST",)) -> Callable:
                 try:
                     enforce(name, request)
                 except Throttled as refusal:
-                    return too_many_requests(refusal.verdict, str(refusal), request)
+                    return error_answer(request, refusal)
             return view(*args, **kwargs)
 
         return wrapper
 
     return decorator
-
-
-class ThrottleMiddleware:
-    """Turns a `Throttled` raised anywhere in a view into the 429 answer."""
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
-
-    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if isinstance(exception, Throttled):
-            return too_many_requests(exception.verdict, str(exception), request)
-        return None
 
 
 class CIMDFetchThrottle:
@@ -319,7 +303,7 @@ def lockout_response(request: HttpRequest, original_response=None, credentials=N
     is what the client has to wait from now.
     """
     seconds = max(1, lockout_seconds(request))
-    verdict = Verdict(allowed=False, hits=0, limit=settings.AXES_FAILURE_LIMIT, retry_after=seconds)
+    verdict = ThrottleVerdict(allowed=False, hits=0, limit=settings.AXES_FAILURE_LIMIT, retry_after=seconds)
     return too_many_requests(
         verdict, "Too many failed sign-in attempts for this account from your address; try again later", request
     )

@@ -24,8 +24,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import UTC, datetime, timedelta
+import threading
+from datetime import datetime, timedelta
 
+from cachetools import TTLCache
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
@@ -83,25 +85,31 @@ def request_value_problem(code_challenge: str | None, nonce: str | None) -> str 
 # "Last used" is shown to people at a minute's precision; writing it on every grant would add a
 # row write (and its lock) to the hottest path of a busy client for no one's benefit.
 LAST_USED_PRECISION = timedelta(minutes=1)
-_last_noted: dict[str, datetime] = {}
+# The clients whose use this process recorded within LAST_USED_PRECISION (self-registered
+# clients come and go: bounded, least recently used out first).
+_last_noted_lock = threading.Lock()
+_last_noted: TTLCache[str, bool] = TTLCache(maxsize=10_000, ttl=LAST_USED_PRECISION.total_seconds())
 
 
 def client_use_due(client_id: str) -> datetime | None:
     """The time to record as a client's last use, if this process has not recorded one within
-    LAST_USED_PRECISION (then it counts as recorded); None otherwise."""
-    now = timezone.now()
-    if _last_noted.get(client_id, datetime.min.replace(tzinfo=UTC)) > now - LAST_USED_PRECISION:
-        return None
-    if len(_last_noted) >= 10_000:  # self-registered clients come and go: keep this bounded
-        _last_noted.clear()
-    _last_noted[client_id] = now
-    return now
+    LAST_USED_PRECISION (then it counts as recorded); None otherwise. (Called on Django's threads
+    and on the lean refresh path's event loop, hence the lock.)"""
+    with _last_noted_lock:
+        if client_id in _last_noted:
+            return None
+        _last_noted[client_id] = True
+    return timezone.now()
 
 
 def note_client_use(client) -> None:
     now = client_use_due(client.client_id)
     if now is not None:
         Client.objects.filter(pk=client.pk).update(last_used_at=now)
+
+
+def _refresh_event(event: str, client, token, reason: str) -> None:
+    audit.event(event, client_id=getattr(client, "client_id", None), user_id=token.user_id, reason=reason)
 
 
 def assertion_presented(request) -> bool:
@@ -365,21 +373,15 @@ class MCPOAuth2Validator(OAuth2Validator):
             and token.revoked > timezone.now() - timedelta(seconds=leeway)
             and get_access_token_model().objects.filter(source_refresh_token=token).exists()
         ):
-            audit.event(
-                "refresh_race_refused",
-                client_id=getattr(client, "client_id", None),
-                user_id=token.user_id,
-                reason="rotated a moment ago by a concurrent request; family kept",
+            _refresh_event(
+                "refresh_race_refused", client, token, "rotated a moment ago by a concurrent request; family kept"
             )
             return False
         # Unknown or revoked: DOT decides (a rotated token presented again revokes its family).
         valid = super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
         if not valid and token is not None:
-            audit.event(
-                "refresh_reuse_detected",
-                client_id=getattr(client, "client_id", None),
-                user_id=token.user_id,
-                reason="rotated refresh token presented again; token family revoked",
+            _refresh_event(
+                "refresh_reuse_detected", client, token, "rotated refresh token presented again; token family revoked"
             )
         return valid
 

@@ -16,7 +16,7 @@ from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth import views as auth_views
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
@@ -32,21 +32,17 @@ from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error, InvalidRequestErro
 
 from common import audit
 from common.documents import cached_document
+from common.errors import ErrorPage, OAuthError
 
 from . import client_keys, sso
 from .client_documents import refusal_of
+from .errors import error_answer
 from .models import Client
 from .resources import bind_resources
 from .security import CONTENT_SECURITY_POLICY
 from .server_scopes import server_scopes
 from .throttling import throttled
 from .validators import request_value_problem
-
-
-def wants_html(request: HttpRequest) -> bool:
-    """A person's browser (which asks for HTML first), rather than a program."""
-    return "text/html" in request.headers.get("Accept", "")
-
 
 # --- Error page wording (issue 6): a title and what to do, for the errors a person meets most ---
 ERROR_PAGE_TEXT: tuple[tuple[str, str, str], ...] = (
@@ -101,15 +97,11 @@ def error_page_text(description: str) -> dict[str, str]:
 
 
 def oauth_error_page(request: HttpRequest, error: str, description: str, status: int = 400) -> HttpResponse:
-    """An error the user has to see because it cannot safely go back to the client."""
-    if wants_html(request):
-        return render(
-            request,
-            "authserver/error.html",
-            {"error": error, "description": description, "oauth": True, **error_page_text(description)},
-            status=status,
-        )
-    return JsonResponse({"error": error, "error_description": description}, status=status)
+    """An error the user has to see because it cannot safely go back to the client (JSON to a
+    program)."""
+    context = {"error": error, "description": description, "oauth": True, **error_page_text(description)}
+    page = ErrorPage(status, context)
+    return error_answer(request, OAuthError(error, description, status, page=page))
 
 
 def unusable_client_description(client_id: str | None) -> str | None:
@@ -237,10 +229,8 @@ class TokenView(dot_views.TokenView):
         with transaction.atomic():
             response = super().post(request, *args, **kwargs)
         # Every answer of this endpoint is JSON, but oauthlib leaves the type off some errors
-        # (e.g. one raised by the validator, such as invalid_target).
+        # (e.g. one raised by the validator, such as invalid_target). (No-store: authserver.security.)
         response["Content-Type"] = "application/json"
-        response["Cache-Control"] = "no-store"
-        response["Pragma"] = "no-cache"
         return response
 
     @method_decorator(sensitive_post_parameters("password", "client_secret"))
@@ -261,8 +251,7 @@ class RevokeTokenView(dot_views.RevokeTokenView):
         response = super().post(request, *args, **kwargs)
         if response.content:  # errors are JSON; oauthlib may leave the type off
             response["Content-Type"] = "application/json"
-        response["Cache-Control"] = "no-store"
-        return response
+        return response  # no-store: authserver.security
 
 
 class AuthorizationServerMetadataView(dot_views.OAuthServerMetadataView):

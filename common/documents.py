@@ -26,6 +26,15 @@ def _clear(**kwargs) -> None:
 setting_changed.connect(_clear)
 
 
+def open_to_every_origin(response: HttpResponse) -> HttpResponse:
+    """`Access-Control-Allow-Origin: *` on a public document (and on the errors of the discovery
+    paths), also to a request without an Origin header: django-cors-headers answers only requests
+    that carry one, and a browser may be handed what a cache stored from one that did not. The
+    only place this header is set by hand (preflights and the other CORS paths: django-cors-headers)."""
+    response.setdefault("Access-Control-Allow-Origin", "*")
+    return response
+
+
 def etag_for(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
@@ -48,8 +57,7 @@ def cached_document(name: str) -> Callable:
                 response = HttpResponse(body, content_type="application/json")
             response["ETag"] = etag
             response["Cache-Control"] = CACHE_CONTROL
-            response["Access-Control-Allow-Origin"] = "*"
-            return response
+            return open_to_every_origin(response)
 
         return wrapper
 

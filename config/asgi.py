@@ -1,8 +1,8 @@
 """The deployment's ASGI application: `/mcp` goes to the MCP app, everything else to Django.
 
 Django is served through a2wsgi rather than Django's own ASGI handler: its sync views ran about 4×
-slower through the ASGI handler (measured on the prototype: 460 requests/s for the AS metadata
-against 1730 through a2wsgi), which also leaked database connections with persistent connections (a
+slower through the ASGI handler (measured: 460 requests/s for the AS metadata against 1730
+through a2wsgi), which also leaked database connections with persistent connections (a
 new thread per request: 105 open SQLite descriptors after 3 s of load, against 3). The ASGI
 lifespan goes to the MCP app, whose lifespan runs the SDK's session manager and what token
 verification needs (mcpserver/app.py).
@@ -27,8 +27,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send  # noqa: E402
 
 from frontpage.negotiation import prefers_page  # noqa: E402
 
-# A stored answer: (status, headers, body).
-Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
+# A response kept by StoredDocuments: (status, headers, body).
+StoredResponse = tuple[int, list[tuple[bytes, bytes]], bytes]
 
 
 class StoredDocuments:
@@ -62,12 +62,12 @@ class StoredDocuments:
         )
         self.max_header_count = settings.REQUEST_MAX_HEADER_COUNT
         self.max_header_bytes = settings.REQUEST_MAX_HEADER_BYTES
-        self.answers: dict[tuple, Answer] = {}
+        self.responses: dict[tuple, StoredResponse] = {}
         self.etags: dict[tuple, bytes] = {}
         setting_changed.connect(self.forget)
 
     def forget(self, **kwargs) -> None:
-        self.answers.clear()
+        self.responses.clear()
         self.etags.clear()
 
     def handles(self, scope: Scope) -> bool:
@@ -100,10 +100,10 @@ class StoredDocuments:
         etag = self.etags.get(kind)
         if if_none_match is not None and etag is not None and etag in if_none_match:
             kind += (True,)
-        answer = self.answers.get(kind)
-        if answer is None:
+        stored = self.responses.get(kind)
+        if stored is None:
             return await self.capture(kind, origin, scope, receive, send)
-        status, headers, body = answer
+        status, headers, body = stored
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
@@ -121,7 +121,7 @@ class StoredDocuments:
             await send(message)
 
         await self.django_app(scope, receive, recording_send)
-        if start is None or start["status"] not in (200, 304) or len(self.answers) >= self.MAX_KINDS:
+        if start is None or start["status"] not in (200, 304) or len(self.responses) >= self.MAX_KINDS:
             return
         headers = [(bytes(name), bytes(value)) for name, value in start.get("headers", [])]
         names = {name.lower() for name, _value in headers}
@@ -134,12 +134,12 @@ class StoredDocuments:
         self.etags[base] = etag
         if start["status"] == 304:
             kind = base + (True,)
-        self.answers[kind] = (start["status"], headers, bytes(body))
+        self.responses[kind] = (start["status"], headers, bytes(body))
 
 
 def build_application() -> ASGIApp:
     """A fresh application (tests build one each; the SDK's session manager runs only once)."""
-    django_app = WSGIMiddleware(get_wsgi_application(), workers=int(os.environ.get("DJANGO_THREADS", "8")))
+    django_app = WSGIMiddleware(get_wsgi_application(), workers=settings.DJANGO_THREADS)
 
     from mcpserver.app import build_mcp_app
 

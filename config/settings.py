@@ -18,6 +18,10 @@ from frontpage.favicon import add_headers as favicon_headers
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
 def env_bool(name: str, default: bool = False) -> bool:
     value = os.environ.get(name)
     if value is None or value.strip() == "":
@@ -56,7 +60,7 @@ def parse_public_url(value: str) -> str:
 
 # --- The origin, and what derives from it --------------------------------------------------
 PORT = env_int("PORT", 8000)
-PUBLIC_URL = parse_public_url(os.environ.get("PUBLIC_URL") or f"http://127.0.0.1:{PORT}")
+PUBLIC_URL = parse_public_url(env_str("PUBLIC_URL") or f"http://127.0.0.1:{PORT}")
 PUBLIC_HOST = urlsplit(PUBLIC_URL).netloc  # host[:port], as a Host header carries it
 PUBLIC_HOSTNAME = urlsplit(PUBLIC_URL).hostname or ""
 PUBLIC_URL_IS_HTTPS = PUBLIC_URL.startswith("https://")
@@ -67,7 +71,7 @@ LOOPBACK_HOSTNAMES = ("127.0.0.1", "localhost", "[::1]", "::1")
 
 # --- Core Django -----------------------------------------------------------------------------
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
+SECRET_KEY = env_str("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off (see .env.example)")
@@ -115,13 +119,13 @@ INSTALLED_APPS += [app for app in EXTRA_APPS if app not in INSTALLED_APPS]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "authserver.security.SecurityHeadersMiddleware",  # CSP, referrer policy, no-store (security.py)
+    "authserver.security.SecurityHeadersMiddleware",  # CSP, no-store (security.py)
     "corsheaders.middleware.CorsMiddleware",
     "authserver.middleware.ApiErrorsAsJsonMiddleware",
     # Inside ApiErrorsAsJsonMiddleware, so that their answers (413/431, 429, 503) win over its 500.
     "authserver.security.RequestLimitsMiddleware",
     "authserver.security.DatabaseOutageMiddleware",
-    "authserver.throttling.ThrottleMiddleware",
+    "authserver.errors.ErrorAnswerMiddleware",  # an OAuthError or ErrorPage raised in a view (a 429 too)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -156,6 +160,8 @@ TEMPLATES = [
 # --- Deployment (docker/, docker-compose*.yml) --------------------------------------------------
 # How long the container's start-up (docker/prestart.py) waits for the database to answer.
 DATABASE_WAIT_SECONDS = env_int("DATABASE_WAIT_SECONDS", 60)
+# Threads per process that run Django's (synchronous) views behind the ASGI router (config/asgi.py).
+DJANGO_THREADS = env_int("DJANGO_THREADS", 8)
 # The split deployment (docker-compose.split.yml), the two roles on two origins:
 # SERVER_ROLE=combined (the default): both roles on PUBLIC_URL, tokens verified by one local query.
 # authorization: only the authorization server; the resource it issues tokens for is the resource
@@ -163,36 +169,36 @@ DATABASE_WAIT_SECONDS = env_int("DATABASE_WAIT_SECONDS", 60)
 #   calls of the clients in INTROSPECTION_CLIENT_IDS (authserver/introspection.py).
 # resource: only the MCP resource server; its metadata names AUTH_SERVER_URL as the issuer and it
 #   verifies tokens by introspection there, remembering answers for INTROSPECTION_CACHE_SECONDS.
-SERVER_ROLE = os.environ.get("SERVER_ROLE", "").strip().lower() or "combined"
+SERVER_ROLE = env_str("SERVER_ROLE", "").strip().lower() or "combined"
 if SERVER_ROLE not in {"combined", "authorization", "resource"}:
     raise ImproperlyConfigured('SERVER_ROLE must be "combined", "authorization" or "resource"')
-INTROSPECTION_CLIENT_ID = os.environ.get("INTROSPECTION_CLIENT_ID", "").strip()
-INTROSPECTION_CLIENT_SECRET = os.environ.get("INTROSPECTION_CLIENT_SECRET", "")
+INTROSPECTION_CLIENT_ID = env_str("INTROSPECTION_CLIENT_ID", "").strip()
+INTROSPECTION_CLIENT_SECRET = env_str("INTROSPECTION_CLIENT_SECRET", "")
 INTROSPECTION_CLIENT_IDS: list[str] = []  # who may introspect (authorization role only)
 INTROSPECTION_URL = ""  # where the resource role introspects
 INTROSPECTION_CACHE_SECONDS = env_int("INTROSPECTION_CACHE_SECONDS", 10)
 INTROSPECTION_TIMEOUT = env_int("INTROSPECTION_TIMEOUT", 5)
 AUTH_SERVER_URL = ""
 if SERVER_ROLE == "authorization":
-    if not os.environ.get("RESOURCE_SERVER_URL"):
+    if not env_str("RESOURCE_SERVER_URL"):
         raise ImproperlyConfigured("SERVER_ROLE=authorization needs RESOURCE_SERVER_URL (the MCP server's origin)")
-    MCP_URL = parse_public_url(os.environ["RESOURCE_SERVER_URL"]) + MCP_PATH  # the one served resource
+    MCP_URL = parse_public_url(env_str("RESOURCE_SERVER_URL")) + MCP_PATH  # the one served resource
     own_client = [INTROSPECTION_CLIENT_ID] if INTROSPECTION_CLIENT_ID else []
     INTROSPECTION_CLIENT_IDS = env_list("INTROSPECTION_CLIENT_IDS", own_client)
 elif SERVER_ROLE == "resource":
-    if not os.environ.get("AUTH_SERVER_URL"):
+    if not env_str("AUTH_SERVER_URL"):
         raise ImproperlyConfigured("SERVER_ROLE=resource needs AUTH_SERVER_URL (the authorization server's issuer)")
     if not (INTROSPECTION_CLIENT_ID and INTROSPECTION_CLIENT_SECRET):
         raise ImproperlyConfigured("SERVER_ROLE=resource needs INTROSPECTION_CLIENT_ID and INTROSPECTION_CLIENT_SECRET")
-    AUTH_SERVER_URL = parse_public_url(os.environ["AUTH_SERVER_URL"])
+    AUTH_SERVER_URL = parse_public_url(env_str("AUTH_SERVER_URL"))
     ISSUER = AUTH_SERVER_URL  # named in the protected-resource metadata's authorization_servers
-    INTROSPECTION_URL = os.environ.get("INTROSPECTION_URL", "").strip() or AUTH_SERVER_URL + "/introspect"
+    INTROSPECTION_URL = env_str("INTROSPECTION_URL", "").strip() or AUTH_SERVER_URL + "/introspect"
 if SERVER_ROLE != "combined":
     # Each role answers only its own paths; the combined default has no such middleware at all.
     MIDDLEWARE.insert(1, "config.roles.RolePathsMiddleware")
 
 # --- Database --------------------------------------------------------------------------------
-DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several gunicorn workers share one SQLite file: WAL lets readers run beside the writer,
@@ -208,7 +214,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Shared state between workers and replicas (throttle backoffs, CIMD failure backoff) lives in
 # Redis when REDIS_URL is set, otherwise in the database: never in one process's memory.
-REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
@@ -235,26 +241,26 @@ CSRF_FAILURE_VIEW = "authserver.errors.csrf_failure"
 LOGIN_REDIRECT_URL = "account-apps"
 LOGOUT_REDIRECT_URL = "login"
 
-DEMO_USERNAME = os.environ.get("DEMO_USERNAME", "")
-DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "")
-ADMIN_USERNAME = os.environ.get("ADMIN_USERNAME", "")
-ADMIN_PASSWORD = os.environ.get("ADMIN_PASSWORD", "")
-ADMIN_EMAIL = os.environ.get("ADMIN_EMAIL", "")
+DEMO_USERNAME = env_str("DEMO_USERNAME", "")
+DEMO_PASSWORD = env_str("DEMO_PASSWORD", "")
+ADMIN_USERNAME = env_str("ADMIN_USERNAME", "")
+ADMIN_PASSWORD = env_str("ADMIN_PASSWORD", "")
+ADMIN_EMAIL = env_str("ADMIN_EMAIL", "")
 
 # --- Sign-in with an upstream identity provider; MFA for local accounts (django-allauth) --------
 # authserver/sso.py: the linking rules, the allowed e-mail domains, administrators by group.
 # LOCAL_LOGIN off: no password form for end users (the admin's own sign-in page keeps it).
 LOCAL_LOGIN = env_bool("LOCAL_LOGIN", True)
-SSO_OIDC_ISSUER = os.environ.get("SSO_OIDC_ISSUER", "").strip().rstrip("/")
-SSO_OIDC_CLIENT_ID = os.environ.get("SSO_OIDC_CLIENT_ID", "").strip()
-SSO_OIDC_CLIENT_SECRET = os.environ.get("SSO_OIDC_CLIENT_SECRET", "")
-SSO_OIDC_NAME = os.environ.get("SSO_OIDC_NAME", "").strip() or "your organisation"
+SSO_OIDC_ISSUER = env_str("SSO_OIDC_ISSUER", "").strip().rstrip("/")
+SSO_OIDC_CLIENT_ID = env_str("SSO_OIDC_CLIENT_ID", "").strip()
+SSO_OIDC_CLIENT_SECRET = env_str("SSO_OIDC_CLIENT_SECRET", "")
+SSO_OIDC_NAME = env_str("SSO_OIDC_NAME", "").strip() or "your organisation"
 SSO_OIDC_SCOPES = env_list("SSO_OIDC_SCOPES") or ["openid", "email", "profile"]
 SSO_OIDC_PROVIDER_ID = "sso"  # in the callback URL: /accounts/oidc/sso/login/callback/
-SSO_GITHUB_CLIENT_ID = os.environ.get("SSO_GITHUB_CLIENT_ID", "").strip()
-SSO_GITHUB_CLIENT_SECRET = os.environ.get("SSO_GITHUB_CLIENT_SECRET", "")
-SSO_GOOGLE_CLIENT_ID = os.environ.get("SSO_GOOGLE_CLIENT_ID", "").strip()
-SSO_GOOGLE_CLIENT_SECRET = os.environ.get("SSO_GOOGLE_CLIENT_SECRET", "")
+SSO_GITHUB_CLIENT_ID = env_str("SSO_GITHUB_CLIENT_ID", "").strip()
+SSO_GITHUB_CLIENT_SECRET = env_str("SSO_GITHUB_CLIENT_SECRET", "")
+SSO_GOOGLE_CLIENT_ID = env_str("SSO_GOOGLE_CLIENT_ID", "").strip()
+SSO_GOOGLE_CLIENT_SECRET = env_str("SSO_GOOGLE_CLIENT_SECRET", "")
 # Only people with a verified e-mail address in one of these domains sign in through a provider.
 SSO_ALLOWED_EMAIL_DOMAINS = [domain.lower().lstrip("@") for domain in env_list("SSO_ALLOWED_EMAIL_DOMAINS")]
 # Members of these groups (the OpenID Connect `groups` claim) are administrators, others are not.
@@ -388,7 +394,7 @@ REFRESH_TOKEN_REUSE_LEEWAY = env_int("REFRESH_TOKEN_REUSE_LEEWAY", 5)
 CIMD_ALLOWED_HOSTS = env_list("CIMD_ALLOWED_HOSTS")
 # Whether clients that register themselves (RFC 7591) or by URL (CIMD) work at once ("auto") or
 # wait for an administrator's approval ("manual").
-NEW_CLIENT_APPROVAL = os.environ.get("NEW_CLIENT_APPROVAL", "auto").strip().lower()
+NEW_CLIENT_APPROVAL = env_str("NEW_CLIENT_APPROVAL", "auto").strip().lower()
 if NEW_CLIENT_APPROVAL not in {"auto", "manual"}:
     raise ImproperlyConfigured('NEW_CLIENT_APPROVAL must be "auto" or "manual"')
 
@@ -416,7 +422,7 @@ if not 0 <= CLIENT_ASSERTION_LEEWAY <= 300:
 # Where client metadata documents (CIMD) and client JWKS come from: one egress point. The
 # default is django-oauth-toolkit's SSRF-safe fetcher (https only, public addresses only, no
 # redirects, size cap, timeout); tests put a stand-in for the remote web servers here.
-CLIENT_DOCUMENT_FETCHER = os.environ.get("CIMD_FETCHER", "oauth2_provider.cimd.SafeMetadataFetcher")
+CLIENT_DOCUMENT_FETCHER = env_str("CIMD_FETCHER", "oauth2_provider.cimd.SafeMetadataFetcher")
 
 OAUTH2_PROVIDER = {
     "OAUTH2_VALIDATOR_CLASS": "authserver.validators.MCPOAuth2Validator",
@@ -477,7 +483,7 @@ OAUTH2_PROVIDER = {
     "OAUTH2_PROTECTED_RESOURCE_IDENTIFIER": MCP_URL,
     "OAUTH2_PROTECTED_RESOURCE_AUTHORIZATION_SERVERS": [ISSUER],
     "OAUTH2_PROTECTED_RESOURCE_BEARER_METHODS_SUPPORTED": ["header"],
-    "OAUTH2_PROTECTED_RESOURCE_NAME": os.environ.get("RESOURCE_NAME", "Notes MCP server"),
+    "OAUTH2_PROTECTED_RESOURCE_NAME": env_str("RESOURCE_NAME", "Notes MCP server"),
     "OAUTH2_PROTECTED_RESOURCE_DOCUMENTATION": PUBLIC_URL + "/docs/",
 }
 
@@ -500,13 +506,15 @@ PRUNE_UNUSED_CLIENTS_DAYS = env_int("PRUNE_UNUSED_CLIENTS_DAYS", 7)
 MCP_STATEFUL = env_bool("MCP_STATEFUL", False)
 MCP_JSON_RESPONSE = env_bool("MCP_JSON_RESPONSE", False)
 # What the MCP server says about itself to clients (initialize / server/discover).
-MCP_SERVER_NAME = os.environ.get("MCP_SERVER_NAME", "").strip() or "notes-mcp"
-MCP_SERVER_TITLE = os.environ.get("MCP_SERVER_TITLE", "Notes").strip()
-MCP_SERVER_VERSION = os.environ.get("MCP_SERVER_VERSION", "").strip() or "1.0.0"
-MCP_SERVER_INSTRUCTIONS = os.environ.get(
+MCP_SERVER_NAME = env_str("MCP_SERVER_NAME", "").strip() or "notes-mcp"
+MCP_SERVER_TITLE = env_str("MCP_SERVER_TITLE", "Notes").strip()
+MCP_SERVER_VERSION = env_str("MCP_SERVER_VERSION", "").strip() or "1.0.0"
+MCP_SERVER_INSTRUCTIONS = env_str(
     "MCP_SERVER_INSTRUCTIONS", "Search, read and write the signed-in user's notes."
 ).strip()
 MCP_MAX_BODY_BYTES = env_int("MCP_MAX_BODY_BYTES", 1024 * 1024)
+# Threads that run the MCP endpoint's database work, each with its own connection (mcpserver/db.py).
+MCP_DB_THREADS = env_int("MCP_DB_THREADS", 4)
 MCP_PROTECTED_RESOURCE_METADATA_URL = PUBLIC_URL + "/.well-known/oauth-protected-resource" + MCP_PATH
 # Seconds a token accepted at /mcp is accepted again without the database lookup (per process;
 # mcpserver/token_cache.py). On PostgreSQL every worker hears revocations as they commit
@@ -532,7 +540,7 @@ if PUBLIC_HOSTNAME in LOOPBACK_HOSTNAMES:
 FRONT_PAGE_SELF_CHECK = env_bool("FRONT_PAGE_SELF_CHECK", True)
 
 # --- Logging: one line per event on stdout ---------------------------------------------------
-LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -599,7 +607,7 @@ REQUEST_MAX_JSON_DEPTH = env_int("REQUEST_MAX_JSON_DEPTH", 64)
 # While the database is unreachable, requests get 503 with this Retry-After (seconds).
 DATABASE_OUTAGE_RETRY_AFTER = env_int("DATABASE_OUTAGE_RETRY_AFTER", 5)
 # The audit trail (common/audit.py) is kept whatever LOG_LEVEL says.
-LOGGING["loggers"]["audit"] = {"level": os.environ.get("AUDIT_LOG_LEVEL", "INFO").upper()}
+LOGGING["loggers"]["audit"] = {"level": env_str("AUDIT_LOG_LEVEL", "INFO").upper()}
 LOGGING["loggers"]["axes"] = {"level": "WARNING"}
 # `manage.py check --deploy` warnings accepted on purpose (README.md, "Security"):
 SILENCED_SYSTEM_CHECKS = [

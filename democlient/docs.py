@@ -13,6 +13,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
+from common.documents import CACHE_CONTROL, open_to_every_origin
+
 from . import openapi
 from .docpages import INDEX, docs_pages
 
@@ -62,13 +64,12 @@ def page(request: HttpRequest, name: str = INDEX.removesuffix(".md")) -> HttpRes
     title, body = pages[name]
     nav = [(key, pages[key][0], "/docs/" if key == "README" else f"/docs/{key}/") for key in pages]
     response = render(request, "democlient/docs.html", {"title": title, "body": body, "nav": nav, "current": name})
-    response["Cache-Control"] = "public, max-age=300"
+    response["Cache-Control"] = CACHE_CONTROL
     return response
 
 
 @require_safe
 def schema(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(schema_bytes(), content_type="application/json")
-    response["Access-Control-Allow-Origin"] = "*"  # API tools in a browser may load it
-    response["Cache-Control"] = "public, max-age=300"
-    return response
+    response["Cache-Control"] = CACHE_CONTROL
+    return open_to_every_origin(response)  # API tools in a browser may load it

@@ -11,17 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 
 T = TypeVar("T")
 
-_executor = ThreadPoolExecutor(max_workers=int(os.environ.get("MCP_DB_THREADS", "4")), thread_name_prefix="mcp-db")
+_executor = ThreadPoolExecutor(max_workers=settings.MCP_DB_THREADS, thread_name_prefix="mcp-db")
 
 
 class DatabaseUnavailable(Exception):

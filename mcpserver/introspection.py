@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from urllib.parse import quote_plus
 
 import httpx2
+from cachetools import TLRUCache
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
@@ -36,7 +37,19 @@ class AuthorizationServerUnavailable(DatabaseUnavailable):
 
 
 CACHE_MAX_ENTRIES = 10_000
-_cache: dict[str, tuple[float, SDKAccessToken | Rejection]] = {}  # checksum -> (valid until, verdict)
+
+
+def _lifetime(_checksum: str, verdict: SDKAccessToken | Rejection, now: float) -> float:
+    """Until when a verdict is kept: INTROSPECTION_CACHE_SECONDS, never past the token's expiry
+    (a deadline not after `now` keeps it out)."""
+    lifetime = float(settings.INTROSPECTION_CACHE_SECONDS)
+    if isinstance(verdict, SDKAccessToken) and verdict.expires_at is not None:
+        lifetime = min(lifetime, verdict.expires_at - time.time())
+    return now + lifetime
+
+
+# checksum -> verdict (used by the event loop's thread only)
+_cache: TLRUCache[str, SDKAccessToken | Rejection] = TLRUCache(CACHE_MAX_ENTRIES, _lifetime, timer=time.monotonic)
 _pending: dict[str, asyncio.Future] = {}  # one introspection call per token at a time
 _http: tuple[asyncio.AbstractEventLoop, httpx2.AsyncClient] | None = None
 # Tests replace the network with an httpx2 MockTransport here.
@@ -75,8 +88,8 @@ async def introspected(token: str) -> SDKAccessToken | Rejection:
     """The authorization server's verdict on `token`, from the cache while it is fresh."""
     key = checksum(token)
     cached = _cache.get(key)
-    if cached is not None and cached[0] > time.monotonic():
-        return _still_good(cached[1])
+    if cached is not None:
+        return _still_good(cached)
     pending = _pending.get(key)
     if pending is None:
         pending = asyncio.ensure_future(_introspect_and_remember(token, key))
@@ -88,17 +101,7 @@ async def introspected(token: str) -> SDKAccessToken | Rejection:
 async def _introspect_and_remember(token: str, key: str) -> SDKAccessToken | Rejection:
     claims = await _introspect(token)
     verdict = await judge_claims(claims)
-    lifetime = float(settings.INTROSPECTION_CACHE_SECONDS)
-    if isinstance(verdict, SDKAccessToken) and verdict.expires_at is not None:
-        lifetime = min(lifetime, verdict.expires_at - time.time())
-    if lifetime > 0:
-        if len(_cache) >= CACHE_MAX_ENTRIES:
-            now = time.monotonic()
-            for stale in [k for k, (until, _v) in _cache.items() if until <= now]:
-                del _cache[stale]
-            if len(_cache) >= CACHE_MAX_ENTRIES:
-                _cache.clear()
-        _cache[key] = (time.monotonic() + lifetime, verdict)
+    _cache[key] = verdict
     return verdict
 
 

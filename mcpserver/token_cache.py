@@ -18,6 +18,9 @@ client or user change (disabled, quarantined, deactivated) is a save.
 
 A lookup that started before an invalidation does not store its (possibly stale) answer: each
 invalidation advances a generation counter that the lookup compares before storing.
+
+The entries live in a `cachetools.TLRUCache` (bounded, least recently used out first), each for
+the seconds configured when it was stored.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import threading
 from time import monotonic, time
 
+from cachetools import TLRUCache
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -36,8 +40,15 @@ from . import token_lookup
 
 MAX_ENTRIES = 10_000
 
-_entries: dict[str, tuple[float, SDKAccessToken]] = {}  # checksum -> (monotonic deadline, token)
-_lock = threading.Lock()  # invalidations come from Django's threads, lookups from the event loop
+
+def _deadline(_checksum: str, _token: SDKAccessToken, now: float) -> float:
+    return now + ttl()
+
+
+# checksum -> accepted token; the clock is looked up at each call (tests move it). Used under
+# `_lock` only: invalidations come from Django's threads, lookups from the event loop.
+_entries: TLRUCache[str, SDKAccessToken] = TLRUCache(MAX_ENTRIES, _deadline, timer=lambda: monotonic())
+_lock = threading.Lock()
 _generation = 0
 _listening = False  # this process hears every revocation (revocations.py)
 
@@ -66,13 +77,13 @@ def usable() -> bool:
 
 def get(checksum: str) -> SDKAccessToken | None:
     """The cached acceptance of a token, if fresh and the token has not expired meanwhile."""
-    entry = _entries.get(checksum)
-    if entry is None or not usable():
+    if not usable():
         return None
-    deadline, token = entry
-    if deadline <= monotonic() or (token.expires_at is not None and token.expires_at <= time()):
-        _entries.pop(checksum, None)
-        return None
+    with _lock:
+        token = _entries.get(checksum)
+        if token is not None and token.expires_at is not None and token.expires_at <= time():
+            _entries.pop(checksum, None)
+            return None
     return token
 
 
@@ -83,19 +94,11 @@ def generation() -> int:
 
 def put(checksum: str, verdict: object, started: int) -> None:
     """Remember an acceptance, unless the cache is off or something was revoked meanwhile."""
-    seconds = ttl()
     if not usable() or not isinstance(verdict, SDKAccessToken):
         return
     with _lock:
-        if started != _generation:
-            return
-        if len(_entries) >= MAX_ENTRIES:
-            now = monotonic()
-            for stale in [key for key, (deadline, _token) in _entries.items() if deadline <= now]:
-                del _entries[stale]
-            if len(_entries) >= MAX_ENTRIES:
-                _entries.clear()
-        _entries[checksum] = (monotonic() + seconds, verdict)
+        if started == _generation:
+            _entries[checksum] = verdict
 
 
 def invalidate(checksum: str | None = None) -> None:
@@ -109,8 +112,13 @@ def invalidate(checksum: str | None = None) -> None:
             _entries.pop(checksum, None)
 
 
+def _empty() -> bool:
+    with _lock:
+        return not _entries
+
+
 def _invalidate_now_and_on_commit(checksum: str | None) -> None:
-    if not _entries and ttl() <= 0:
+    if ttl() <= 0 and _empty():
         return  # the cache is off and empty: nothing to forget
     # Now, so that this process refuses the token at once; again after the commit, because a
     # lookup in between still saw the row (the deletion was not committed yet) and may have

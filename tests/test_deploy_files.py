@@ -32,7 +32,7 @@ SERVER_SOURCES = [
     ROOT / "docker",
 ]
 ENV_READ = re.compile(
-    r"""(?:env_(?:bool|int|list)|os\.environ\.get|os\.environ\[|getenv)\(?\s*\(?\s*f?["']([A-Z][A-Z0-9_]+)["']"""
+    r"""(?:env_(?:bool|int|list|str)|os\.environ\.get|os\.environ\[|getenv)\(?\s*\(?\s*f?["']([A-Z][A-Z0-9_]+)["']"""
 )
 SHELL_READ = re.compile(r"\$\{([A-Z][A-Z0-9_]+)")
 
