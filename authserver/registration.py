@@ -79,18 +79,7 @@ def normalise_metadata(body: bytes) -> dict[str, Any]:
         if problem:
             raise MetadataError("invalid_redirect_uri", problem)
 
-    grant_types = data.get("grant_types", ["authorization_code"])
-    if not isinstance(grant_types, list) or not all(isinstance(g, str) for g in grant_types):
-        raise MetadataError("invalid_client_metadata", "grant_types must be an array of strings")
-    if "authorization_code" not in grant_types:
-        raise MetadataError(
-            "invalid_client_metadata",
-            "Only the authorization_code grant (with refresh_token) can be registered here",
-        )
-
-    response_types = data.get("response_types", ["code"])
-    if not isinstance(response_types, list) or "code" not in response_types:
-        raise MetadataError("invalid_client_metadata", 'response_types must include "code"')
+    _check_grant_and_response_types(data)
 
     try:
         authentication = client_authentication(data, default="client_secret_basic", methods=AUTH_METHODS)
@@ -106,13 +95,7 @@ def normalise_metadata(body: bytes) -> dict[str, Any]:
     if not isinstance(client_name, str) or len(client_name) > 255:
         raise MetadataError("invalid_client_metadata", "client_name must be a string of at most 255 characters")
 
-    scope = data.get("scope")
-    if scope is not None:
-        if not isinstance(scope, str):
-            raise MetadataError("invalid_client_metadata", "scope must be a space-separated string")
-        unknown = sorted(set(scope.split()) - set(get_scopes_backend().get_all_scopes()) - set(server_scopes()))
-        if unknown:
-            raise MetadataError("invalid_client_metadata", f"Unknown scope(s): {' '.join(unknown)}")
+    scope = _registered_scope(data)
 
     normalised = {
         "redirect_uris": redirect_uris,
@@ -133,6 +116,32 @@ def normalise_metadata(body: bytes) -> dict[str, Any]:
         if authentication.signing_alg:
             normalised["token_endpoint_auth_signing_alg"] = authentication.signing_alg
     return normalised
+
+
+def _check_grant_and_response_types(data: dict[str, Any]) -> None:
+    grant_types = data.get("grant_types", ["authorization_code"])
+    if not isinstance(grant_types, list) or not all(isinstance(g, str) for g in grant_types):
+        raise MetadataError("invalid_client_metadata", "grant_types must be an array of strings")
+    if "authorization_code" not in grant_types:
+        raise MetadataError(
+            "invalid_client_metadata",
+            "Only the authorization_code grant (with refresh_token) can be registered here",
+        )
+    response_types = data.get("response_types", ["code"])
+    if not isinstance(response_types, list) or "code" not in response_types:
+        raise MetadataError("invalid_client_metadata", 'response_types must include "code"')
+
+
+def _registered_scope(data: dict[str, Any]) -> str | None:
+    scope = data.get("scope")
+    if scope is None:
+        return None
+    if not isinstance(scope, str):
+        raise MetadataError("invalid_client_metadata", "scope must be a space-separated string")
+    unknown = sorted(set(scope.split()) - set(get_scopes_backend().get_all_scopes()) - set(server_scopes()))
+    if unknown:
+        raise MetadataError("invalid_client_metadata", f"Unknown scope(s): {' '.join(unknown)}")
+    return scope
 
 
 def _with_normalised_body(request: HttpRequest, metadata: dict[str, Any]) -> None:
