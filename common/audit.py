@@ -109,7 +109,13 @@ def write_line(handlers: list[logging.StreamHandler], name: str, audit: dict[str
     `JsonLineFormatter` gives the record (`json_line` for both); the handler's lock, terminator,
     flush and error handling are kept."""
     created = time.time()
-    text = json_line(created, logging.getLevelName(logging.INFO), logger.name, name, audit)
+    try:
+        text = json_line(created, logging.getLevelName(logging.INFO), logger.name, name, audit)
+    except Exception:
+        # A value that cannot be written (its str() fails): the record's way, whose handlers
+        # report it as they would (Handler.handleError), never to the caller.
+        handle_record(name, audit)
+        return
     for handler in handlers:
         handler.acquire()
         try:

@@ -393,3 +393,19 @@ def test_a_stream_handler_with_another_format_writes_that_format(audit_logger) -
     audit.event("mcp_unauthorized", status=401, reason="no token")
     audit_fields = "{'event': 'mcp_unauthorized', 'status': 401, 'reason': 'no token'}"
     assert buffer.getvalue() == f"INFO audit mcp_unauthorized {audit_fields}\n"
+
+
+def test_a_value_that_cannot_be_written_goes_to_the_handlers_error_handling(audit_logger, monkeypatch) -> None:
+    """As with the record before: the handler reports it, the caller never sees it."""
+    handler, buffer = audit_logger()
+
+    class Unprintable:
+        def __str__(self) -> str:
+            raise RuntimeError("no text")
+
+    errors: list[logging.LogRecord] = []
+    monkeypatch.setattr(handler, "handleError", errors.append)
+    audit.event("tool_called", tool=Unprintable())
+    [record] = errors
+    assert record.getMessage() == "tool_called" and isinstance(record.audit["tool"], Unprintable)
+    assert buffer.getvalue() == ""
