@@ -11,13 +11,20 @@ code_replayed, client_registered, registration_throttled, client_authentication_
 client assertion, with the rule), client_document_refused (a URL client's document), throttled,
 client_disabled, grant_revoked_by_user, mcp_unauthorized (401, with the reason), mcp_forbidden (403),
 mcp_refused (Host/Origin), mcp_unavailable (503), tool_called (user, client, tool).
+
+Lines obey the logging configuration (the `audit` logger's level, filters, handlers and
+propagation: LOGGING can redirect or silence them); where they reach only the plain JSON handler
+of config/settings.py, they are written without a log record (`write_line`), the same text.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import time
 from typing import Any
+
+from common.log_format import JsonLineFormatter, json_line
 
 logger = logging.getLogger("audit")
 
@@ -50,15 +57,86 @@ def is_secret_field(name: str) -> bool:
 
 def event(name: str, **fields: Any) -> None:
     """Record security event `name` with its context (user_id, client_id, reason, …)."""
+    if not logger.isEnabledFor(logging.INFO):
+        return
     clean = {key: value for key, value in fields.items() if not is_secret_field(key) and value is not None}
     for key in ID_FIELDS:
         if key in clean:
             clean[key] = str(clean[key])
-    if logger.isEnabledFor(logging.INFO):
-        # The record made and handled as Logger.info would, less its search of the call stack for
-        # the caller's file and line, which no audit line shows: a line is written for every 401
-        # and every tool call, and that search was an eighth of its cost.
-        record = logger.makeRecord(
-            logger.name, logging.INFO, __file__, 0, name, (), None, extra={"audit": {"event": name, **clean}}
-        )
-        logger.handle(record)
+    audit = {"event": name, **clean}
+    handlers = plain_json_handlers()
+    if handlers is None:
+        handle_record(name, audit)
+    else:
+        write_line(handlers, name, audit)
+
+
+def plain_json_handlers() -> list[logging.StreamHandler] | None:
+    """The handlers an INFO record of the audit logger would reach, if each is one whose work is
+    known exactly: the standard library's StreamHandler with `JsonLineFormatter` and no filter (the
+    handler of config/settings.py LOGGING). None if the record itself is needed: a filter on the
+    audit logger, any other handler on the way (a deployer's, pytest's), a record factory of
+    someone's own, or no handler at all (the logging module's last resort).
+
+    Walked for every event, as `Logger.callHandlers` walks it, so that a change of the logging
+    configuration (dictConfig, a handler added or removed, propagation, levels) applies at once."""
+    if logger.filters or logging.getLogRecordFactory() is not logging.LogRecord:
+        return None
+    handlers = []
+    found = False
+    current: logging.Logger | None = logger
+    while current:
+        for handler in current.handlers:
+            found = True
+            if handler.level > logging.INFO:
+                continue
+            if (
+                type(handler) is not logging.StreamHandler
+                or handler.filters
+                or type(handler.formatter) is not JsonLineFormatter
+            ):
+                return None
+            handlers.append(handler)
+        current = current.parent if current.propagate else None
+    return handlers if found else None
+
+
+def write_line(handlers: list[logging.StreamHandler], name: str, audit: dict[str, Any]) -> None:
+    """Write event `name`'s line to `handlers` as `Handler.handle` and `StreamHandler.emit` would
+    write the record's, less the record. An audit line is written for every 401 and every tool
+    call: making the log record (the process, thread and time fields no audit line shows) and
+    passing it down the logging module's calls was half of a line's cost. The text is the one
+    `JsonLineFormatter` gives the record (`json_line` for both); the handler's lock, terminator,
+    flush and error handling are kept."""
+    created = time.time()
+    try:
+        text = json_line(created, logging.getLevelName(logging.INFO), logger.name, name, audit)
+    except Exception:
+        # A value that cannot be written (its str() fails): the record's way, whose handlers
+        # report it as they would (Handler.handleError), never to the caller.
+        handle_record(name, audit)
+        return
+    for handler in handlers:
+        handler.acquire()
+        try:
+            handler.stream.write(text + handler.terminator)
+            handler.flush()
+        except RecursionError:  # as StreamHandler.emit: never swallowed
+            raise
+        except Exception:
+            record = make_record(name, audit)
+            record.created = created
+            handler.handleError(record)
+        finally:
+            handler.release()
+
+
+def make_record(name: str, audit: dict[str, Any]) -> logging.LogRecord:
+    # As Logger.info makes it, less its search of the call stack for the caller's file and line,
+    # which no audit line shows (it was an eighth of a line's cost).
+    return logger.makeRecord(logger.name, logging.INFO, __file__, 0, name, (), None, extra={"audit": audit})
+
+
+def handle_record(name: str, audit: dict[str, Any]) -> None:
+    """Event `name` through the logging module, for every handler, filter and configuration."""
+    logger.handle(make_record(name, audit))

@@ -96,9 +96,10 @@ def jsonrpc_error_bodies(send: Send) -> Send:
     body = bytearray()
 
     async def wrapped(message: Message) -> None:
-        if message["type"] == "http.response.start":
+        if message["type"] == "http.response.start" and message["status"] >= 400:
+            # (Headers looked at only for errors: this wraps every answer of /mcp.)
             content_type = dict(message.get("headers", [])).get(b"content-type", b"")
-            if message["status"] >= 400 and not content_type.startswith((b"application/json", b"text/event-stream")):
+            if not content_type.startswith((b"application/json", b"text/event-stream")):
                 held.append(message)
                 return
         elif message["type"] == "http.response.body" and held:
