@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common import audit
-from common.errors import jsonrpc_error_bodies, jsonrpc_error_body
+from common.errors import NO_STORE, jsonrpc_error_bodies, jsonrpc_error_body
 from common.limits import header_problem
 from common.scopes import registry as declared_scopes
 
@@ -173,7 +173,7 @@ def error_answer(
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
-        (b"cache-control", b"no-store"),
+        (b"cache-control", NO_STORE.encode()),
     ]
     if www_authenticate:
         headers.append((b"www-authenticate", www_authenticate.encode()))
