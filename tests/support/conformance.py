@@ -9,15 +9,15 @@ on every request to the server's origin (global fetch and undici's dispatcher).
 
 from __future__ import annotations
 
-import fcntl
 import glob
 import json
 import os
 import re
-import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.support import npm_install
 
 PACKAGE = "@modelcontextprotocol/conformance"
 STABLE = "0.1.16"
@@ -102,53 +102,15 @@ class Suite:
         return env
 
 
-def node_major(node: str) -> int:
-    try:
-        out = subprocess.run([node, "-p", "process.versions.node"], capture_output=True, text=True, timeout=30)
-        return int(out.stdout.strip().split(".")[0])
-    except (OSError, ValueError, subprocess.TimeoutExpired):
-        return 0
-
-
 def installed_version(directory: Path) -> str | None:
-    try:
-        return json.loads((directory / "node_modules" / PACKAGE / "package.json").read_text())["version"]
-    except (OSError, ValueError, KeyError):
-        return None
+    return npm_install.installed_version(directory, PACKAGE)
 
 
 def install(version: str = STABLE) -> Suite:
     """The suite at `version`, installed into the cache on first use (npm registry)."""
     directory = CACHE / version
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        system_node = shutil.which("node")
-        local_node = directory / "node_modules" / "node" / "bin" / "node"
-        wanted = []
-        if installed_version(directory) != version:
-            wanted.append(f"{PACKAGE}@{version}")
-        if not (system_node and node_major(system_node) >= 22) and node_major(str(local_node)) < 22:
-            wanted.append("node@22")
-        if wanted:
-            npm = shutil.which("npm")
-            if npm is None:
-                raise RuntimeError("npm is needed to install the MCP conformance suite")
-            package_json = directory / "package.json"
-            if not package_json.exists():
-                package_json.write_text('{"name": "conformance-harness", "private": true}\n')
-            subprocess.run(
-                [npm, "install", "--no-audit", "--no-fund", "--save-exact", "--loglevel=error", *wanted],
-                cwd=directory,
-                check=True,
-                timeout=600,
-                capture_output=True,
-            )
-        node = system_node if system_node and node_major(system_node) >= 22 else str(local_node)
-        if node_major(node) < 22:
-            raise RuntimeError(f"no Node >= 22 for the conformance suite (tried {node})")
-        if installed_version(directory) != version:
-            raise RuntimeError(f"{PACKAGE}@{version} did not install")
+    package_json = '{"name": "conformance-harness", "private": true}\n'
+    node = npm_install.install_package(directory, PACKAGE, version, package_json, "the MCP conformance suite")
     return Suite(version, directory, node)
 
 

@@ -11,18 +11,17 @@ Its accounts sign in with any password; `sub` is the login.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 import httpx2
 
 from democlient.processes import ServerProcess
-from tests.support.conformance import CACHE, node_major
+from tests.support import npm_install
+from tests.support.conformance import CACHE
 from tests.support.server import free_port
 
 PACKAGE = "oidc-provider"
@@ -63,43 +62,8 @@ ACCOUNTS: dict[str, dict] = {
 def install() -> tuple[str, Path]:
     """(node, directory with node_modules/oidc-provider), installed into the cache once."""
     directory = CACHE / f"{PACKAGE}-{VERSION}"
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        system_node = shutil.which("node")
-        local_node = directory / "node_modules" / "node" / "bin" / "node"
-        wanted = []
-        if not (directory / "node_modules" / PACKAGE / "package.json").exists() or _installed(directory) != VERSION:
-            wanted.append(f"{PACKAGE}@{VERSION}")
-        if not (system_node and node_major(system_node) >= 22) and node_major(str(local_node)) < 22:
-            wanted.append("node@22")
-        if wanted:
-            npm = shutil.which("npm")
-            if npm is None:
-                raise RuntimeError("npm is needed to install oidc-provider for the sign-in tests")
-            package_json = directory / "package.json"
-            if not package_json.exists():
-                package_json.write_text('{"name": "oidc-provider-harness", "private": true, "type": "module"}\n')
-            subprocess.run(
-                [npm, "install", "--no-audit", "--no-fund", "--save-exact", "--loglevel=error", *wanted],
-                cwd=directory,
-                check=True,
-                timeout=600,
-                capture_output=True,
-            )
-        node = system_node if system_node and node_major(system_node) >= 22 else str(local_node)
-        if node_major(node) < 22:
-            raise RuntimeError(f"no Node >= 22 for oidc-provider (tried {node})")
-        if _installed(directory) != VERSION:
-            raise RuntimeError(f"{PACKAGE}@{VERSION} did not install")
-    return node, directory
-
-
-def _installed(directory: Path) -> str | None:
-    try:
-        return json.loads((directory / "node_modules" / PACKAGE / "package.json").read_text())["version"]
-    except (OSError, ValueError, KeyError):
-        return None
+    package_json = '{"name": "oidc-provider-harness", "private": true, "type": "module"}\n'
+    return npm_install.install_package(directory, PACKAGE, VERSION, package_json, "oidc-provider"), directory
 
 
 class OidcProvider:
